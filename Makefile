@@ -1,0 +1,40 @@
+# studykit: `make all` sets everything up and builds; `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+SLUG := $(shell sed -n 's/^slug: *//p' content/deck.yaml 2>/dev/null)
+OUTPUTS := build/$(SLUG).apkg build/$(SLUG).pdf build/$(SLUG).html
+SOURCES := $(shell find content templates generator -type f ! -name '*.pyc' 2>/dev/null)
+
+.PHONY: all check test lint clean distclean bench
+
+all: $(OUTPUTS)
+
+$(INSTALLED): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# One run of the generator writes all three outputs (grouped target).
+$(OUTPUTS) &: $(INSTALLED) $(SOURCES)
+	$(BIN)/studykit build --content content --output build
+
+check: $(INSTALLED)
+	$(BIN)/studykit check --content content
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check generator tests
+	$(BIN)/ruff format --check generator tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

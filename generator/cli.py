@@ -1,0 +1,68 @@
+"""The `studykit` command line: thin commands that hand off to `generator.build`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from generator import __version__
+from generator.errors import Problem
+
+_content = click.option(
+    "--content",
+    "content_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("content"),
+    show_default=True,
+    help="Folder holding deck.yaml and the notes.",
+)
+_strict = click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+
+
+def _print_warnings(warnings: list[Problem]) -> None:
+    for warning in warnings:
+        click.echo(str(warning), err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="studykit")
+def main() -> None:
+    """Compile Markdown question-and-answer notes into an Anki deck, a PDF cheat sheet and a study page."""
+
+
+@main.command()
+@click.argument("outputs", nargs=-1, type=click.Choice(["apkg", "pdf", "html", "all"]))
+@_content
+@click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("build"),
+    show_default=True,
+    help="Folder the outputs are written to.",
+)
+@click.option("--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True, help="Cheat sheet paper size.")
+@_strict
+def build(outputs: tuple[str, ...], content_dir: Path, output_dir: Path, paper: str, strict: bool) -> None:
+    """Build OUTPUTS (apkg, pdf, html; default: all) from the notes."""
+    from generator import build as pipeline
+
+    chosen = pipeline.OUTPUTS if not outputs or "all" in outputs else tuple(dict.fromkeys(outputs))
+    report = pipeline.build(content_dir, output_dir, chosen, strict=strict, paper=paper)
+    _print_warnings(report.warnings)
+    for path in report.written:
+        click.echo(f"wrote {path}")
+
+
+@main.command()
+@_content
+@_strict
+def check(content_dir: Path, strict: bool) -> None:
+    """Read and validate every note; write nothing."""
+    from generator import build as pipeline
+
+    result = pipeline.check(content_dir, strict=strict)
+    _print_warnings(result.warnings)
+    formulas = len(result.deck.formulas)
+    click.echo(f"ok: {len(result.deck.notes)} notes, {formulas} formulas, {len(result.warnings)} warnings")

@@ -1,0 +1,57 @@
+"""Turn a note's generic HTML into what one output needs: math form and resource references.
+
+The reader's HTML keeps formulas as arithmatex spans and images as paths relative to the
+content folder. Anki wants `\\(…\\)` and flat media names; the PDF and the page want vector SVG
+and, for the page, images inlined as data URIs.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import mimetypes
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from generator import mathrender
+from generator.markup import MathMatch, replace_math
+
+_IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")', re.IGNORECASE)
+
+
+def tex_math(fragment: str) -> str:
+    """Math in the delimiters Anki's MathJax reads; `<` and `&` escaped so Anki's editor keeps them."""
+
+    def delimit(found: MathMatch) -> str:
+        tex = html.escape(found.tex, quote=False)
+        return f"\\[{tex}\\]" if found.display else f"\\({tex}\\)"
+
+    return replace_math(fragment, delimit)
+
+
+def svg_math(fragment: str) -> str:
+    """Math as SVG images sized in em and sitting on the text's baseline; the TeX is the alt text."""
+
+    def draw(found: MathMatch) -> str:
+        rendered = mathrender.render(found.tex, found.display)
+        style = (
+            f"width:{rendered.width_em:.3f}em;height:{rendered.height_em:.3f}em;"
+            f"vertical-align:{-rendered.depth_em:.3f}em"
+        )
+        image = (
+            f'<img class="math" role="math" src="{rendered.data_uri}" '
+            f'alt="{html.escape(found.tex)}" style="{style}">'
+        )
+        return f'<div class="math-display">{image}</div>' if found.display else image
+
+    return replace_math(fragment, draw)
+
+
+def rewrite_images(fragment: str, rewrite: Callable[[str], str]) -> str:
+    return _IMG_SRC.sub(lambda m: m.group(1) + html.escape(rewrite(html.unescape(m.group(2)))) + m.group(3), fragment)
+
+
+def data_uri(path: Path) -> str:
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")

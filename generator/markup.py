@@ -1,0 +1,89 @@
+"""Markdown to HTML, with math kept out of Markdown's way.
+
+`pymdownx.arithmatex` in generic mode protects `$…$`, `$$…$$`, `\\(…\\)` and `\\[…\\]` from
+Markdown (so `_`, `*` and `\\\\` inside math survive) and leaves each formula in the HTML as
+`<span class="arithmatex">\\(…\\)</span>` or `<div class="arithmatex">\\[…\\]</div>`. Writers find
+formulas with `MATH_SPAN`, never by re-parsing Markdown.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import markdown
+
+MARKDOWN_EXTENSIONS = [
+    "pymdownx.arithmatex",
+    "pymdownx.highlight",
+    "pymdownx.superfences",
+    "tables",
+    "attr_list",
+    "sane_lists",
+]
+MARKDOWN_CONFIG = {
+    "pymdownx.arithmatex": {"generic": True},
+    "pymdownx.highlight": {"use_pygments": True, "guess_lang": False, "css_class": "highlight"},
+}
+
+MATH_SPAN = re.compile(
+    r'<span class="arithmatex">\\\((?P<inline>.*?)\\\)</span>'
+    r'|<div class="arithmatex">\\\[(?P<display>.*?)\\\]</div>',
+    re.DOTALL,
+)
+_CODE_BLOCK = re.compile(r"<pre\b.*?</pre>|<code\b.*?</code>", re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+# A dollar left in the text followed by something that is not a digit or space is almost always
+# a formula that never closed; "$5" (money) is fine.
+_STRAY_DOLLAR = re.compile(r"\$(?=[^\s\d.,])")
+
+
+@dataclass(frozen=True)
+class MathMatch:
+    tex: str
+    display: bool
+
+
+def new_converter() -> markdown.Markdown:
+    return markdown.Markdown(extensions=MARKDOWN_EXTENSIONS, extension_configs=MARKDOWN_CONFIG)
+
+
+def to_html(converter: markdown.Markdown, text: str) -> str:
+    converter.reset()
+    return converter.convert(text)
+
+
+def iter_math(fragment: str) -> Iterator[MathMatch]:
+    for match in MATH_SPAN.finditer(fragment):
+        if match.group("inline") is not None:
+            yield MathMatch(html.unescape(match.group("inline")), display=False)
+        else:
+            yield MathMatch(html.unescape(match.group("display")).strip(), display=True)
+
+
+def replace_math(fragment: str, render: Callable[[MathMatch], str]) -> str:
+    """Replace every formula of an HTML fragment by what `render` returns for it."""
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group("inline") is not None:
+            found = MathMatch(html.unescape(match.group("inline")), display=False)
+        else:
+            found = MathMatch(html.unescape(match.group("display")).strip(), display=True)
+        return render(found)
+
+    return MATH_SPAN.sub(substitute, fragment)
+
+
+def visible_text(fragment: str) -> str:
+    """The prose of a fragment: no math, no code, no tags."""
+    without_math = MATH_SPAN.sub(" ", fragment)
+    without_code = _CODE_BLOCK.sub(" ", without_math)
+    return html.unescape(_TAG.sub(" ", without_code))
+
+
+def stray_dollars(fragment: str) -> list[str]:
+    """Snippets of prose around a `$` that looks like the start of a formula that was never closed."""
+    text = visible_text(fragment)
+    return [text[max(0, m.start() - 10) : m.start() + 20].strip() for m in _STRAY_DOLLAR.finditer(text)]

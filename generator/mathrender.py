@@ -1,0 +1,78 @@
+"""TeX to vector SVG at build time, for the outputs that run no JavaScript (PDF, study page).
+
+ziamath is pure Python and bundles the STIX Two Math font, so rendering needs no TeX install
+and no network. Each SVG is sized in `em` so that it scales with the text around it, and is
+shifted down by its depth so that its baseline sits on the text's baseline.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import ziamath
+from ziamath import tex as ziamath_tex
+
+# The size ziamath draws at; only ratios to it matter, because the output is sized in em.
+_RENDER_SIZE = 16.0
+_VIEWBOX = re.compile(r'viewBox="([-\d.e]+) ([-\d.e]+) ([-\d.e]+) ([-\d.e]+)"')
+# ziamath prints an unknown command such as \foo as the literal text "\foo" without complaint.
+_UNKNOWN_COMMAND = re.compile(r">\s*(\\[A-Za-z]+)\s*<")
+
+
+class MathRenderError(Exception):
+    """A formula that cannot be rendered; the message says why."""
+
+
+@dataclass(frozen=True)
+class RenderedMath:
+    tex: str
+    display: bool
+    svg: str
+    width_em: float
+    height_em: float
+    depth_em: float
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/svg+xml;base64," + base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
+
+
+def unknown_commands(tex: str) -> list[str]:
+    try:
+        mathml = ziamath_tex.tex2mml(tex)
+    except Exception as error:  # ziamath raises bare exceptions of several kinds on bad input
+        raise MathRenderError(_describe(error)) from error
+    return sorted(set(_UNKNOWN_COMMAND.findall(mathml)))
+
+
+@lru_cache(maxsize=None)
+def render(tex: str, display: bool) -> RenderedMath:
+    if not tex.strip():
+        raise MathRenderError("empty formula")
+    unknown = unknown_commands(tex)
+    if unknown:
+        raise MathRenderError(f"unknown LaTeX command{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
+    try:
+        svg = ziamath.Latex(tex, size=_RENDER_SIZE, inline=not display).svg()
+    except Exception as error:
+        raise MathRenderError(_describe(error)) from error
+    viewbox = _VIEWBOX.search(svg)
+    if viewbox is None:
+        raise MathRenderError("the renderer produced no drawing")
+    _, min_y, width, height = (float(value) for value in viewbox.groups())
+    return RenderedMath(
+        tex=tex,
+        display=display,
+        svg=svg,
+        width_em=width / _RENDER_SIZE,
+        height_em=height / _RENDER_SIZE,
+        depth_em=(min_y + height) / _RENDER_SIZE,
+    )
+
+
+def _describe(error: Exception) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:200]

@@ -1,0 +1,58 @@
+"""The one data type that flows from the reader to every writer: a deck of notes.
+
+Each note keeps where it came from (file and line) so that any later stage can report a
+problem at the right place. Markdown is converted once, by the reader; the HTML keeps math
+in the generic `\\(…\\)` / `\\[…\\]` form that each writer then turns into what its output needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.errors import Location
+
+
+@dataclass(frozen=True)
+class Formula:
+    tex: str
+    display: bool
+    location: Location
+
+
+@dataclass(frozen=True)
+class Note:
+    id: str
+    number: int
+    question: str
+    tags: tuple[str, ...]
+    key_points_html: str
+    answer_html: str
+    formulas: tuple[Formula, ...]
+    location: Location
+    key_points_location: Location
+    answer_location: Location
+    media: tuple[Path, ...] = ()
+
+    @property
+    def path(self) -> Path:
+        return self.location.path
+
+
+@dataclass(frozen=True)
+class Deck:
+    title: str
+    slug: str
+    id: int
+    credit: str
+    source_url: str
+    license: str
+    author: str
+    language: str
+    content_dir: Path
+    location: Location
+    notes: tuple[Note, ...] = field(default=())
+
+    @property
+    def formulas(self) -> list[Formula]:
+        return [formula for note in self.notes for formula in note.formulas]

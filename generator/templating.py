@@ -1,0 +1,45 @@
+"""The Jinja2 environment every writer renders its markup with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+from generator.errors import StudykitError
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+class TemplateError(StudykitError):
+    """A template is missing or broken; the message names the template file and line."""
+
+
+def environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render(env: jinja2.Environment, name: str, **context: object) -> str:
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateSyntaxError as error:
+        raise TemplateError(f"{error.filename or name}:{error.lineno}: template error: {error.message}") from error
+    except jinja2.TemplateNotFound as error:
+        raise TemplateError(f"template not found: {error.name}") from error
+    except jinja2.UndefinedError as error:
+        raise TemplateError(f"{name}: {error.message}") from error
+
+
+def read(templates_dir: Path, name: str) -> str:
+    path = templates_dir / name
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise TemplateError(f"{path}: cannot read template: {error.strerror}") from error
