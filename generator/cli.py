@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -25,13 +27,25 @@ def _print_warnings(warnings: list[Problem]) -> None:
         click.echo(str(warning), err=True)
 
 
+def main() -> None:
+    """Entry point: click reports studykit's own errors; anything else is a bug, reported without a traceback."""
+    try:
+        cli(prog_name="studykit")
+    except Exception as error:  # a bug in studykit or a library: say so plainly
+        if os.environ.get("STUDYKIT_DEBUG"):
+            raise
+        click.echo(f"studykit: internal error: {type(error).__name__}: {error}", err=True)
+        click.echo("This is a bug in studykit; rerun with STUDYKIT_DEBUG=1 to see the traceback.", err=True)
+        sys.exit(2)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="studykit")
-def main() -> None:
+def cli() -> None:
     """Compile Markdown question-and-answer notes into an Anki deck, a PDF cheat sheet and a study page."""
 
 
-@main.command()
+@cli.command()
 @click.argument("outputs", nargs=-1, type=click.Choice(["apkg", "pdf", "html", "all"]))
 @_content
 @click.option(
@@ -55,7 +69,7 @@ def build(outputs: tuple[str, ...], content_dir: Path, output_dir: Path, paper: 
         click.echo(f"wrote {path}")
 
 
-@main.command()
+@cli.command()
 @_content
 @_strict
 def check(content_dir: Path, strict: bool) -> None:

@@ -20,6 +20,7 @@ _RENDER_SIZE = 16.0
 _VIEWBOX = re.compile(r'viewBox="([-\d.e]+) ([-\d.e]+) ([-\d.e]+) ([-\d.e]+)"')
 # ziamath prints an unknown command such as \foo as the literal text "\foo" without complaint.
 _UNKNOWN_COMMAND = re.compile(r">\s*(\\[A-Za-z]+)\s*<")
+_GROUP_BRACE = re.compile(r"(?<!\\)[{}]")
 
 
 class MathRenderError(Exception):
@@ -52,6 +53,9 @@ def unknown_commands(tex: str) -> list[str]:
 def render(tex: str, display: bool) -> RenderedMath:
     if not tex.strip():
         raise MathRenderError("empty formula")
+    balance = _brace_balance(tex)
+    if balance:
+        raise MathRenderError(f"{abs(balance)} {'unclosed `{`' if balance > 0 else 'unmatched `}`'}")
     unknown = unknown_commands(tex)
     if unknown:
         raise MathRenderError(f"unknown LaTeX command{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
@@ -73,6 +77,20 @@ def render(tex: str, display: bool) -> RenderedMath:
     )
 
 
+def _brace_balance(tex: str) -> int:
+    """Open minus closed groups; ziamath silently closes a missing `}` itself."""
+    depth = 0
+    for brace in _GROUP_BRACE.findall(tex):
+        depth += 1 if brace == "{" else -1
+        if depth < 0:
+            return depth
+    return depth
+
+
 def _describe(error: Exception) -> str:
-    text = str(error).strip() or type(error).__name__
+    text = str(error).strip()
+    if not text:
+        # ziamath's exceptions carry their meaning in the class name: ExtraLeftOrMissingRightError.
+        words = re.findall(r"[A-Z][a-z]*", type(error).__name__.removesuffix("Error"))
+        text = " ".join(words).lower().replace("left", "\\left").replace("right", "\\right")
     return text.splitlines()[0][:200]

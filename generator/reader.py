@@ -114,7 +114,8 @@ def _yaml_mapping(text: str, path: Path, first_line: int, collector: _Collector)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        # The context mark is where the broken construct began, which is where the user must look.
+        mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
         line = first_line + (mark.line if mark is not None else 0)
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         collector.error(
