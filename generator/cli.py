@@ -56,7 +56,9 @@ def cli() -> None:
     show_default=True,
     help="Folder the outputs are written to.",
 )
-@click.option("--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True, help="Cheat sheet paper size.")
+@click.option(
+    "--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True, help="Cheat sheet paper size."
+)
 @_strict
 def build(outputs: tuple[str, ...], content_dir: Path, output_dir: Path, paper: str, strict: bool) -> None:
     """Build OUTPUTS (apkg, pdf, html; default: all) from the notes."""

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
 
-class ResourceRefused(FatalURLFetchingError):
+class ResourceRefused(FatalURLFetchingError):  # type: ignore[misc]
     """A document asked for a resource outside the allowed folders."""
 
 

@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from pygments.formatters import HtmlFormatter
+
 from generator import mathrender
 from generator.markup import MathMatch, replace_math
 
@@ -40,8 +42,7 @@ def svg_math(fragment: str) -> str:
             f"vertical-align:{-rendered.depth_em:.3f}em"
         )
         image = (
-            f'<img class="math" role="math" src="{rendered.data_uri}" '
-            f'alt="{html.escape(found.tex)}" style="{style}">'
+            f'<img class="math" role="math" src="{rendered.data_uri}" alt="{html.escape(found.tex)}" style="{style}">'
         )
         return f'<div class="math-display">{image}</div>' if found.display else image
 
@@ -55,3 +56,15 @@ def rewrite_images(fragment: str, rewrite: Callable[[str], str]) -> str:
 def data_uri(path: Path) -> str:
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+CODE_STYLE_LIGHT = "friendly"
+CODE_STYLE_DARK = "monokai"
+
+
+def code_css(dark_scopes: list[str]) -> str:
+    """Pygments colours for `.highlight`, light by default and dark inside each of `dark_scopes`."""
+    light = HtmlFormatter(style=CODE_STYLE_LIGHT).get_style_defs(".highlight")  # type: ignore[no-untyped-call]
+    dark_selectors = [f"{scope} .highlight" for scope in dark_scopes]
+    dark = HtmlFormatter(style=CODE_STYLE_DARK).get_style_defs(dark_selectors)  # type: ignore[no-untyped-call]
+    return f"{light}\n{dark}"

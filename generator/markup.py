@@ -12,6 +12,7 @@ import html
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import markdown
 
@@ -23,7 +24,7 @@ MARKDOWN_EXTENSIONS = [
     "attr_list",
     "sane_lists",
 ]
-MARKDOWN_CONFIG = {
+MARKDOWN_CONFIG: dict[str, dict[str, Any]] = {
     "pymdownx.arithmatex": {"generic": True},
     "pymdownx.highlight": {"use_pygments": True, "guess_lang": False, "css_class": "highlight"},
 }

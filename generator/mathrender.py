@@ -8,9 +8,14 @@ shifted down by its depth so that its baseline sits on the text's baseline.
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
+import os
 import re
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import asdict, dataclass
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
 
 import ziamath
 from ziamath import tex as ziamath_tex
@@ -20,6 +25,7 @@ _RENDER_SIZE = 16.0
 _VIEWBOX = re.compile(r'viewBox="([-\d.e]+) ([-\d.e]+) ([-\d.e]+) ([-\d.e]+)"')
 # ziamath prints an unknown command such as \foo as the literal text "\foo" without complaint.
 _UNKNOWN_COMMAND = re.compile(r">\s*(\\[A-Za-z]+)\s*<")
+_RENDERER_VERSION = version("ziamath")
 _GROUP_BRACE = re.compile(r"(?<!\\)[{}]")
 
 
@@ -49,8 +55,40 @@ def unknown_commands(tex: str) -> list[str]:
     return sorted(set(_UNKNOWN_COMMAND.findall(mathml)))
 
 
-@lru_cache(maxsize=None)
+def cache_dir() -> Path:
+    """Where rendered formulas are kept between runs: $STUDYKIT_CACHE_DIR, else the user's cache folder."""
+    if configured := os.environ.get("STUDYKIT_CACHE_DIR"):
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "studykit" / "math"
+
+
+def _cache_key(tex: str, display: bool) -> str:
+    # The renderer's version is part of the key: a new ziamath may draw differently.
+    material = json.dumps([tex, display, _RENDER_SIZE, _RENDERER_VERSION])
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+@cache
 def render(tex: str, display: bool) -> RenderedMath:
+    """Render one formula, from the disk cache when it was rendered before."""
+    path = cache_dir() / f"{_cache_key(tex, display)}.json"
+    try:
+        return RenderedMath(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        pass  # not cached yet, or a damaged entry: render afresh
+    rendered = _render_uncached(tex, display)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(asdict(rendered)), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a read-only cache only costs speed
+    return rendered
+
+
+def _render_uncached(tex: str, display: bool) -> RenderedMath:
     if not tex.strip():
         raise MathRenderError("empty formula")
     balance = _brace_balance(tex)
@@ -60,7 +98,9 @@ def render(tex: str, display: bool) -> RenderedMath:
     if unknown:
         raise MathRenderError(f"unknown LaTeX command{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
     try:
-        svg = ziamath.Latex(tex, size=_RENDER_SIZE, inline=not display).svg()
+        svg = ziamath.Latex(  # type: ignore[attr-defined]
+            tex, size=_RENDER_SIZE, inline=not display
+        ).svg()
     except Exception as error:
         raise MathRenderError(_describe(error)) from error
     viewbox = _VIEWBOX.search(svg)

@@ -108,7 +108,9 @@ def _read_text(path: Path, collector: _Collector) -> str | None:
     return text.removeprefix("\ufeff").replace("\r\n", "\n")
 
 
-def _yaml_mapping(text: str, path: Path, first_line: int, collector: _Collector) -> tuple[dict[str, Any], dict[str, int]] | None:
+def _yaml_mapping(
+    text: str, path: Path, first_line: int, collector: _Collector
+) -> tuple[dict[str, Any], dict[str, int]] | None:
     """Parse a YAML mapping; return it with the file line of each key."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -238,13 +240,17 @@ def _read_note(path: Path, content_dir: Path, converter: Any, collector: _Collec
     )
 
 
-def _required_str(meta: dict[str, Any], key: str, path: Path, key_lines: dict[str, int], collector: _Collector) -> str | None:
+def _required_str(
+    meta: dict[str, Any], key: str, path: Path, key_lines: dict[str, int], collector: _Collector
+) -> str | None:
     value = meta.get(key)
     if isinstance(value, (int, float)) and not isinstance(value, bool) and key == "id":
         value = str(value)
     if not isinstance(value, str) or not value.strip():
         state = "missing" if key not in meta else "empty" if not value else "not text"
-        collector.error(Location(path, key_lines.get(key, 1)), f"`{key}` is {state}", f"add a line `{key}: …` to the front matter")
+        collector.error(
+            Location(path, key_lines.get(key, 1)), f"`{key}` is {state}", f"add a line `{key}: …` to the front matter"
+        )
         return None
     return value
 
@@ -262,11 +268,15 @@ def _tags(meta: dict[str, Any], path: Path, key_lines: dict[str, int], collector
         return ()
     bad = [tag for tag in raw if not TAG.match(tag)]
     if bad:
-        collector.error(where, f"invalid tag(s) {', '.join(map(repr, bad))}", "tags are lowercase words joined by `-`, no spaces")
+        collector.error(
+            where, f"invalid tag(s) {', '.join(map(repr, bad))}", "tags are lowercase words joined by `-`, no spaces"
+        )
     return tuple(dict.fromkeys(raw))
 
 
-def _sections(lines: list[str], start: int, path: Path, collector: _Collector) -> tuple[tuple[int, str], tuple[int, str]] | None:
+def _sections(
+    lines: list[str], start: int, path: Path, collector: _Collector
+) -> tuple[tuple[int, str], tuple[int, str]] | None:
     """Split the body into its two `##` parts; each comes with the file line its text starts on."""
     found: dict[str, tuple[int, list[str]]] = {}
     current: list[str] | None = None
@@ -332,7 +342,9 @@ def _find_line(path: Path, text: str, needle: str, fallback: int, after: int = 0
     return Location(path, text.count("\n", 0, position) + 1)
 
 
-def _locate_formulas(path: Path, text: str, key_points_html: str, answer_html: str, body_line: int) -> tuple[Formula, ...]:
+def _locate_formulas(
+    path: Path, text: str, key_points_html: str, answer_html: str, body_line: int
+) -> tuple[Formula, ...]:
     """Every formula with the file line it starts on (found by its TeX, which arithmatex keeps verbatim)."""
     formulas = []
     cursor = _offset_of_line(text, body_line)
@@ -355,7 +367,9 @@ def _offset_of_line(text: str, line: int) -> int:
     return offset
 
 
-def _check_resources(path: Path, text: str, content_dir: Path, fragment: str, body_line: int, collector: _Collector) -> tuple[Path, ...]:
+def _check_resources(
+    path: Path, text: str, content_dir: Path, fragment: str, body_line: int, collector: _Collector
+) -> tuple[Path, ...]:
     """Every file a note refers to must exist inside the content folder; nothing may load from outside."""
     media: list[Path] = []
     root = content_dir.resolve()
@@ -366,7 +380,11 @@ def _check_resources(path: Path, text: str, content_dir: Path, fragment: str, bo
             "notes hold Markdown, images and links; styles and scripts belong in templates/",
         )
     if _CSS_URL.search(fragment):
-        collector.error(_find_line(path, text, "url(", body_line), "CSS `url(…)` in a note is not allowed", "use a Markdown image instead")
+        collector.error(
+            _find_line(path, text, "url(", body_line),
+            "CSS `url(…)` in a note is not allowed",
+            "use a Markdown image instead",
+        )
     for match in _URL_ATTRIBUTE.finditer(fragment):
         url = html.unescape(match.group("url"))
         attribute = match.group("name").lower()
@@ -374,7 +392,11 @@ def _check_resources(path: Path, text: str, content_dir: Path, fragment: str, bo
         parts = urlsplit(url)
         if url.startswith("#") or parts.scheme == "data":
             continue
-        if parts.scheme in ("http", "https", "mailto") and attribute == "href" and not _is_resource(fragment, match.start()):
+        if (
+            parts.scheme in ("http", "https", "mailto")
+            and attribute == "href"
+            and not _is_resource(fragment, match.start())
+        ):
             continue  # an ordinary hyperlink loads nothing until the reader clicks it
         if parts.scheme or parts.netloc or url.startswith("/"):
             collector.error(
@@ -385,9 +407,15 @@ def _check_resources(path: Path, text: str, content_dir: Path, fragment: str, bo
             continue
         target = (path.parent / unquote(parts.path)).resolve()
         if not target.is_relative_to(root):
-            collector.error(where, f"{attribute}={url!r} leaves the content folder", "keep figures inside the content folder")
+            collector.error(
+                where, f"{attribute}={url!r} leaves the content folder", "keep figures inside the content folder"
+            )
         elif not target.is_file():
-            collector.error(where, f"{attribute}={url!r}: no such file", f"expected {target.relative_to(root)} in the content folder")
+            collector.error(
+                where,
+                f"{attribute}={url!r}: no such file",
+                f"expected {target.relative_to(root)} in the content folder",
+            )
         else:
             media.append(target.relative_to(root))
     return tuple(dict.fromkeys(media))

@@ -49,17 +49,26 @@ def test_build_one_output(tmp_path: Path) -> None:
 
 
 BREAKAGES = {
-    "broken formula": (52, lambda text: text.replace("## Full answer", "## Full answer\n\nSee $\\frac{a}{b$ here.", 1),
-                       "formula does not render"),
-    "unknown command": (53, lambda text: text.replace("## Key points", "## Key points\n\n- $\\notacommand x$", 1),
-                        "unknown LaTeX command \\notacommand"),
+    "broken formula": (
+        52,
+        lambda text: text.replace("## Full answer", "## Full answer\n\nSee $\\frac{a}{b$ here.", 1),
+        "formula does not render",
+    ),
+    "unknown command": (
+        53,
+        lambda text: text.replace("## Key points", "## Key points\n\n- $\\notacommand x$", 1),
+        "unknown LaTeX command \\notacommand",
+    ),
     "missing field": (54, lambda text: re.sub(r"(?m)^question:.*\n", "", text, count=1), "`question` is missing"),
     "bad front matter": (55, lambda text: re.sub(r"(?m)^id: .*$", "id: [unclosed", text, count=1), "invalid YAML"),
     "bad tags": (55, lambda text: re.sub(r"(?m)^tags: \[", "tags: [oops: ", text, count=1), "`tags` must be a list"),
     "no front matter": (56, lambda text: text.split("---", 2)[2], "no front matter"),
     "missing section": (57, lambda text: text.replace("## Key points", "## Summary", 1), "unexpected section"),
-    "unclosed dollar": (58, lambda text: text.replace("## Full answer", "## Full answer\n\nOops $x + y here.", 1),
-                        "never closes"),
+    "unclosed dollar": (
+        58,
+        lambda text: text.replace("## Full answer", "## Full answer\n\nOops $x + y here.", 1),
+        "never closes",
+    ),
 }
 
 

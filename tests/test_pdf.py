@@ -59,7 +59,9 @@ def test_every_font_embedded(outputs: dict[str, Path]) -> None:
     assert all(fonts.values()), f"fonts not embedded: {[name for name, ok in fonts.items() if not ok]}"
 
 
-@pytest.mark.skipif(subprocess.run(["which", "pdffonts"], capture_output=True).returncode != 0, reason="poppler-utils absent")
+@pytest.mark.skipif(
+    subprocess.run(["which", "pdffonts"], capture_output=True).returncode != 0, reason="poppler-utils absent"
+)
 def test_pdffonts_reports_all_embedded(outputs: dict[str, Path]) -> None:
     report = subprocess.run(["pdffonts", str(outputs["pdf"])], capture_output=True, text=True, check=True).stdout
     rows = report.splitlines()[2:]

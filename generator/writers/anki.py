@@ -15,7 +15,6 @@ import zipfile
 from pathlib import Path
 
 import genanki
-from pygments.formatters import HtmlFormatter
 
 from generator import fragments, templating
 from generator.model import Deck, Note
@@ -25,8 +24,8 @@ NOTE_TYPE_ID = 1_607_392_319
 NOTE_TYPE_NAME = "studykit Q&A"
 FIELDS = ["Number", "Question", "Key points", "Full answer", "Source"]
 CARD_NAME = "Recall"
-CODE_STYLE_LIGHT = "friendly"
-CODE_STYLE_DARK = "monokai"
+# Anki desktop marks night mode with .nightMode on the card, AnkiDroid with .night_mode.
+NIGHT_MODE_SCOPES = [".nightMode", ".night_mode"]
 # Zip entry dates carry no meaning in a package; a constant keeps builds byte-identical.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -38,7 +37,7 @@ def media_name(relative: Path) -> str:
 
 
 def note_type(templates_dir: Path) -> genanki.Model:
-    css = templating.read(templates_dir, "anki/card.css") + "\n" + code_css()
+    css = templating.read(templates_dir, "anki/card.css") + "\n" + fragments.code_css(NIGHT_MODE_SCOPES)
     return genanki.Model(
         NOTE_TYPE_ID,
         NOTE_TYPE_NAME,
@@ -53,12 +52,6 @@ def note_type(templates_dir: Path) -> genanki.Model:
         css=css,
         sort_field_index=0,
     )
-
-
-def code_css() -> str:
-    light = HtmlFormatter(style=CODE_STYLE_LIGHT).get_style_defs(".highlight")
-    dark = HtmlFormatter(style=CODE_STYLE_DARK).get_style_defs([".nightMode .highlight", ".night_mode .highlight"])
-    return f"{light}\n{dark}"
 
 
 def fields_of(note: Note, deck: Deck) -> list[str]:

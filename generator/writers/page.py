@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pygments.formatters import HtmlFormatter
-
 from generator import fragments, templating
 from generator.model import Deck, Note
 
@@ -29,13 +27,8 @@ def html_of(deck: Deck, templates_dir: Path) -> str:
         for note in deck.notes
     ]
     tags = sorted({tag for note in deck.notes for tag in note.tags})
-    code_css = (
-        HtmlFormatter(style="friendly").get_style_defs(".highlight")
-        + "\n@media (prefers-color-scheme: dark) {\n"
-        + HtmlFormatter(style="monokai").get_style_defs(":root:not(.light) .highlight")
-        + "\n}\n"
-        + HtmlFormatter(style="monokai").get_style_defs(":root.dark .highlight")
-    )
+    code_css = fragments.code_css([":root.dark"]) + "\n@media (prefers-color-scheme: dark) {\n"
+    code_css += fragments.code_css([":root:not(.light)"]).split("\n", 1)[1] + "\n}\n"
     return templating.render(
         env,
         "page.html.j2",

@@ -1,0 +1,133 @@
+"""The study page: self-contained, math as SVG, and working in a real headless Chromium."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator import build as pipeline
+from tests.browser import chromium_browser, needs_chromium
+
+
+@pytest.fixture(scope="module")
+def page_html(outputs: dict[str, Path]) -> str:
+    return outputs["html"].read_text(encoding="utf-8")
+
+
+def test_fifteen_questions(page_html: str, built: pipeline.BuildReport) -> None:
+    articles = re.findall(r'<article class="note" id="q(\d+)"', page_html)
+    assert [int(n) for n in articles] == [note.number for note in built.deck.notes] == list(range(51, 66))
+
+
+def test_math_is_svg_with_tex_labels(page_html: str) -> None:
+    images = re.findall(r'<img class="math"[^>]*>', page_html)
+    assert len(images) > 100
+    for image in images:
+        assert 'src="data:image/svg+xml;base64,' in image
+        assert re.search(r'alt="[^"]+"', image), image
+    assert "arithmatex" not in page_html
+    assert "\\(" not in re.sub(r"<script>.*?</script>", "", page_html, flags=re.DOTALL)
+
+
+def test_nothing_refers_outside_the_file(page_html: str) -> None:
+    for attribute, url in re.findall(r'\b(src|href)="([^"]*)"', page_html):
+        assert url.startswith(("#", "data:")) or (attribute == "href" and url.startswith("https://")), url
+    assert "@import" not in page_html and not re.search(r"url\((?!data:)", page_html)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium_browser() as instance:
+        yield instance
+
+
+@pytest.fixture
+def page(browser: Any, outputs: dict[str, Path]) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    requests: list[str] = []
+    tab.on("request", lambda request: requests.append(request.url))
+    tab.goto(outputs["html"].as_uri())
+    tab.requests = requests
+    yield tab
+    context.close()
+
+
+def visible_numbers(page: Any) -> list[int]:
+    return [int(x[1:]) for x in page.eval_on_selector_all("article.note:not([hidden])", "els => els.map(e => e.id)")]
+
+
+@needs_chromium
+def test_no_request_leaves_the_file(page: Any, outputs: dict[str, Path]) -> None:
+    page.wait_for_load_state("networkidle")
+    outside = [url for url in page.requests if not url.startswith("data:") and url != outputs["html"].as_uri()]
+    assert outside == []
+
+
+@needs_chromium
+def test_every_formula_image_loads(page: Any) -> None:
+    broken = page.eval_on_selector_all("img.math", "els => els.filter(e => !(e.complete && e.naturalWidth > 0)).length")
+    assert broken == 0
+
+
+@needs_chromium
+def test_search_narrows_the_list(page: Any) -> None:
+    assert len(visible_numbers(page)) == 15
+    page.fill("#search", "selective search")
+    shown = visible_numbers(page)
+    assert 53 in shown and len(shown) < 15
+    page.fill("#search", "zzzz-no-such-words")
+    assert visible_numbers(page) == []
+    assert page.is_visible("#empty")
+    page.fill("#search", "")
+    assert len(visible_numbers(page)) == 15
+
+
+@needs_chromium
+def test_tag_filter(page: Any, built: pipeline.BuildReport) -> None:
+    page.check('input[name="tag"][value="rnn"]')
+    expected = [note.number for note in built.deck.notes if "rnn" in note.tags]
+    assert visible_numbers(page) == expected and expected
+
+
+@needs_chromium
+def test_quiz_mode_hides_and_reveals_by_click_and_keyboard(page: Any) -> None:
+    answer = "#a51"
+    assert page.is_visible(answer)
+    page.check("#quiz")
+    assert not page.is_visible(answer)
+    page.click("#q51 button.reveal")
+    assert page.is_visible(answer)
+    page.click("#hide-all")
+    assert not page.is_visible(answer)
+    page.focus("#q51 button.reveal")
+    page.keyboard.press("Enter")
+    assert page.is_visible(answer)
+    page.click("#reveal-all")
+    assert page.is_visible("#a65")
+
+
+@needs_chromium
+def test_known_marks_survive_a_reload(page: Any) -> None:
+    page.check("#q52 .known-box")
+    page.reload()
+    assert page.is_checked("#q52 .known-box")
+    page.check("#hide-known")
+    assert 52 not in visible_numbers(page)
+
+
+@needs_chromium
+def test_dark_mode_follows_the_system(browser: Any, outputs: dict[str, Path]) -> None:
+    colours = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(color_scheme=scheme)
+        tab = context.new_page()
+        tab.goto(outputs["html"].as_uri())
+        colours[scheme] = tab.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+        context.close()
+    assert colours["light"] != colours["dark"]
+    assert colours["dark"] in ("rgb(23, 24, 27)",)
