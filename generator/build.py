@@ -26,6 +26,7 @@ class BuildReport:
     deck: Deck
     written: list[Path]
     warnings: list[Problem]
+    deck_changes: anki.DeckChanges | None = None
 
 
 def output_path(deck: Deck, output_dir: Path, kind: str) -> Path:
@@ -61,8 +62,11 @@ def build(
     result = reader.read_deck(content_dir, strict=strict)
     deck = result.deck
     timestamp = source_epoch(deck, templates_dir)
-    writers: dict[str, Callable[[Path], None]] = {
-        "apkg": lambda target: anki.write(deck, target, templates_dir, timestamp),
+    changes: list[anki.DeckChanges] = []
+    writers: dict[str, Callable[[Path], object]] = {
+        "apkg": lambda target: changes.append(
+            anki.write(deck, target, templates_dir, previous_package=output_path(deck, output_dir, "apkg"))
+        ),
         "pdf": lambda target: pdf.write(deck, target, templates_dir, timestamp, paper),
         "html": lambda target: page.write(deck, target, templates_dir),
     }
@@ -74,7 +78,9 @@ def build(
     with _staged(targets) as staged:
         for kind, temporary in zip(outputs, staged, strict=True):
             writers[kind](temporary)
-    return BuildReport(deck=deck, written=targets, warnings=result.warnings)
+    return BuildReport(
+        deck=deck, written=targets, warnings=result.warnings, deck_changes=changes[0] if changes else None
+    )
 
 
 @contextlib.contextmanager

@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from generator import __version__
 from generator.errors import Problem
+
+if TYPE_CHECKING:
+    from generator.writers.anki import DeckChanges
 
 _content = click.option(
     "--content",
@@ -69,6 +73,25 @@ def build(outputs: tuple[str, ...], content_dir: Path, output_dir: Path, paper: 
     _print_warnings(report.warnings)
     for path in report.written:
         click.echo(f"wrote {path}")
+    if report.deck_changes is not None:
+        _print_deck_changes(report.deck_changes)
+
+
+def _print_deck_changes(changes: DeckChanges) -> None:
+    if changes.first_build:
+        click.echo(f"deck: {len(changes.added)} notes (no previous deck in the output folder to compare with)")
+        return
+    if not (changes.added or changes.changed or changes.removed):
+        click.echo("deck: no note changed since the previous build")
+        return
+    click.echo(f"deck: {len(changes.added)} added, {len(changes.changed)} changed, {len(changes.removed)} removed")
+    for label in changes.added:
+        click.echo(f"  added:   {label}")
+    for label in changes.changed:
+        click.echo(f"  changed: {label}")
+    for label, search in zip(changes.removed, changes.removed_searches, strict=True):
+        click.echo(f"  removed: {label}")
+        click.echo(f"           Anki's import never deletes; find it in the browser with: {search}")
 
 
 @cli.command()

@@ -16,17 +16,20 @@ from pathlib import Path
 
 from pygments.formatters import HtmlFormatter
 
-from generator import mathrender
+from generator import cloze, mathrender
 from generator.markup import MathMatch, replace_math
 
 _IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")', re.IGNORECASE)
 
 
-def tex_math(fragment: str) -> str:
-    """Math in the delimiters Anki's MathJax reads; `<` and `&` escaped so Anki's editor keeps them."""
+def tex_math(fragment: str, cloze_safe: bool = False) -> str:
+    """Math in the delimiters Anki's MathJax reads; `<` and `&` escaped so Anki's editor keeps them.
+
+    With `cloze_safe`, a `}}` inside math that does not close a deletion is spaced out.
+    """
 
     def delimit(found: MathMatch) -> str:
-        tex = html.escape(found.tex, quote=False)
+        tex = html.escape(cloze.safe_tex(found.tex) if cloze_safe else found.tex, quote=False)
         return f"\\[{tex}\\]" if found.display else f"\\({tex}\\)"
 
     return replace_math(fragment, delimit)

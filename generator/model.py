@@ -21,6 +21,14 @@ class Formula:
 
 
 @dataclass(frozen=True)
+class ClozeItem:
+    """One cloze note: HTML with `{{c1::…}}` deletions, which becomes one or more Anki cloze cards."""
+
+    html: str
+    location: Location
+
+
+@dataclass(frozen=True)
 class Note:
     id: str
     number: int
@@ -33,6 +41,7 @@ class Note:
     key_points_location: Location
     answer_location: Location
     media: tuple[Path, ...] = ()
+    clozes: tuple[ClozeItem, ...] = ()
 
     @property
     def path(self) -> Path:

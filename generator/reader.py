@@ -15,15 +15,17 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from generator import markup, mathrender
+from generator import cloze, markup, mathrender
 from generator.errors import BuildFailed, ContentFolderError, Location, Problem
-from generator.model import Deck, Formula, Note
+from generator.model import ClozeItem, Deck, Formula, Note
 
 DECK_FILE = "deck.yaml"
 NOTE_GLOB = "*.md"
 MAX_NOTE_BYTES = 1_000_000
 KEY_POINTS = "key points"
 FULL_ANSWER = "full answer"
+CLOZE = "cloze"
+_CLOZE_ITEM = re.compile(r"^[-*+]\s+(?P<text>.*)$")
 NOTE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*(::[a-z0-9][a-z0-9_-]*)*$")
@@ -213,10 +215,14 @@ def _read_note(path: Path, content_dir: Path, converter: Any, collector: _Collec
     if sections is None or len(collector.errors) > before or note_id is None or question is None:
         return None
     assert isinstance(number, int)
-    (key_points_line, key_points_md), (answer_line, answer_md) = sections
+    key_points_line, key_points_md = sections[KEY_POINTS]
+    answer_line, answer_md = sections[FULL_ANSWER]
     key_points_html = markup.to_html(converter, key_points_md)
     answer_html = markup.to_html(converter, answer_md)
-    formulas = _locate_formulas(path, text, key_points_html, answer_html, key_points_line)
+    clozes = _cloze_items(path, *sections[CLOZE], converter, collector) if CLOZE in sections else ()
+    formulas = _locate_formulas(
+        path, text, [key_points_html, answer_html, *(item.html for item in clozes)], key_points_line
+    )
     media = _check_resources(path, text, content_dir, key_points_html + answer_html, key_points_line, collector)
     for fragment, line in ((key_points_html, key_points_line), (answer_html, answer_line)):
         for snippet in markup.stray_dollars(fragment):
@@ -237,6 +243,7 @@ def _read_note(path: Path, content_dir: Path, converter: Any, collector: _Collec
         key_points_location=Location(path, key_points_line),
         answer_location=Location(path, answer_line),
         media=media,
+        clozes=clozes,
     )
 
 
@@ -274,10 +281,8 @@ def _tags(meta: dict[str, Any], path: Path, key_lines: dict[str, int], collector
     return tuple(dict.fromkeys(raw))
 
 
-def _sections(
-    lines: list[str], start: int, path: Path, collector: _Collector
-) -> tuple[tuple[int, str], tuple[int, str]] | None:
-    """Split the body into its two `##` parts; each comes with the file line its text starts on."""
+def _sections(lines: list[str], start: int, path: Path, collector: _Collector) -> dict[str, tuple[int, str]] | None:
+    """Split the body into its `##` parts by title; each comes with the file line its text starts on."""
     found: dict[str, tuple[int, list[str]]] = {}
     current: list[str] | None = None
     fence: str | None = None
@@ -293,11 +298,12 @@ def _sections(
         heading = _SECTION.match(line) if fence is None else None
         if heading:
             title = heading.group("title").lower().rstrip(":")
-            if title not in (KEY_POINTS, FULL_ANSWER):
+            if title not in (KEY_POINTS, FULL_ANSWER, CLOZE):
                 collector.error(
                     Location(path, index + 1),
                     f"unexpected section `## {heading.group('title')}`",
-                    "a note has exactly two sections, `## Key points` and `## Full answer`; use ### inside them",
+                    "a note has the sections `## Key points`, `## Full answer` and optionally `## Cloze`; "
+                    "use ### inside them",
                 )
                 return None
             if title in found:
@@ -316,23 +322,58 @@ def _sections(
                 return None
             continue
         current.append(line)
-    result = []
-    for title in (KEY_POINTS, FULL_ANSWER):
+    result: dict[str, tuple[int, str]] = {}
+    for title in (KEY_POINTS, FULL_ANSWER, CLOZE):
         if title not in found:
-            collector.error(Location(path, len(lines)), f"section `## {title.capitalize()}` is missing")
+            if title != CLOZE:
+                collector.error(Location(path, len(lines)), f"section `## {title.capitalize()}` is missing")
             continue
         line_number, body = found[title]
         if not "\n".join(body).strip():
             collector.error(Location(path, line_number - 1), f"section `## {title.capitalize()}` is empty")
             continue
-        # Blank lines stand in for everything above, so Markdown's own line numbers match the file's.
-        result.append((line_number, "\n".join(body)))
-    if len(result) != 2:
+        result[title] = (line_number, "\n".join(body))
+    if KEY_POINTS not in result or FULL_ANSWER not in result:
         return None
     if found[KEY_POINTS][0] > found[FULL_ANSWER][0]:
         collector.error(Location(path, found[KEY_POINTS][0] - 1), "`## Key points` must come before `## Full answer`")
         return None
-    return result[0], result[1]
+    return result
+
+
+def _cloze_items(
+    path: Path, section_line: int, section: str, converter: Any, collector: _Collector
+) -> tuple[ClozeItem, ...]:
+    """One cloze note per top-level list item of the `## Cloze` section."""
+    items: list[tuple[int, list[str]]] = []
+    for offset, line in enumerate(section.split("\n")):
+        bullet = _CLOZE_ITEM.match(line)
+        if bullet:
+            items.append((section_line + offset, [bullet.group("text")]))
+        elif items and (line.startswith((" ", "\t")) or not line.strip()):
+            items[-1][1].append(line.strip())
+        elif line.strip():
+            collector.error(
+                Location(path, section_line + offset),
+                "text in `## Cloze` outside a list item",
+                "write each cloze note as a `- ` list item with {{c1::…}} deletions",
+            )
+    result = []
+    for line_number, parts in items:
+        source = " ".join(part for part in parts if part)
+        where = Location(path, line_number)
+        try:
+            found = cloze.deletions(source)
+        except cloze.ClozeSyntaxError as error:
+            collector.error(where, str(error), "close each deletion with }}")
+            continue
+        if not found:
+            collector.error(where, "cloze item has no deletion", "mark what to hide as {{c1::…}}")
+            continue
+        html_text = markup.to_html(converter, source)
+        html_text = html_text.removeprefix("<p>").removesuffix("</p>")
+        result.append(ClozeItem(html=html_text, location=where))
+    return tuple(result)
 
 
 def _find_line(path: Path, text: str, needle: str, fallback: int, after: int = 0) -> Location:
@@ -342,13 +383,14 @@ def _find_line(path: Path, text: str, needle: str, fallback: int, after: int = 0
     return Location(path, text.count("\n", 0, position) + 1)
 
 
-def _locate_formulas(
-    path: Path, text: str, key_points_html: str, answer_html: str, body_line: int
-) -> tuple[Formula, ...]:
-    """Every formula with the file line it starts on (found by its TeX, which arithmatex keeps verbatim)."""
+def _locate_formulas(path: Path, text: str, fragments: list[str], body_line: int) -> tuple[Formula, ...]:
+    """Every formula with the file line it starts on (found by its TeX, which arithmatex keeps verbatim).
+
+    Cloze markers are taken out of the TeX: what must render is the formula as it reads when revealed.
+    """
     formulas = []
     cursor = _offset_of_line(text, body_line)
-    for fragment in (key_points_html, answer_html):
+    for fragment in fragments:
         for found in markup.iter_math(fragment):
             position = text.find(found.tex, cursor)
             if position >= 0:
@@ -356,7 +398,11 @@ def _locate_formulas(
                 location = Location(path, text.count("\n", 0, position) + 1)
             else:
                 location = Location(path, text.count("\n", 0, cursor) + 1)
-            formulas.append(Formula(found.tex, found.display, location))
+            try:
+                tex = cloze.without_markers(found.tex)
+            except cloze.ClozeSyntaxError:
+                tex = found.tex
+            formulas.append(Formula(tex, found.display, location))
     return tuple(formulas)
 
 

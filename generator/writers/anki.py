@@ -1,33 +1,79 @@
-"""The Anki package (.apkg): one basic note per question, identified by the note's `id`.
+"""The Anki package (.apkg): one basic note per question, plus cloze notes where a note has them.
 
-The note type, its field names and template names never change between builds, so that an
-import over an older deck updates notes in place instead of creating a second note type.
+Identity: a note's guid comes from its `id` (cloze notes: its `id` and position), and the note
+types and the deck have fixed ids, names and fields, so importing a newer deck over an older one
+updates notes in place instead of duplicating them or creating a second note type.
+
+Updates: Anki updates a note on import only when the incoming note's modification time is newer
+than its own. Each note therefore carries its own time: unchanged since the previous build in the
+output folder, it keeps the previous time (Anki leaves it alone); changed, it gets a newer one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
+import os
 import sqlite3
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import genanki
 
 from generator import fragments, templating
 from generator.model import Deck, Note
 
-# Fixed forever: Anki recognises the note type by this id.
+# Fixed forever: Anki recognises the note types by these ids and their field names.
 NOTE_TYPE_ID = 1_607_392_319
 NOTE_TYPE_NAME = "studykit Q&A"
 FIELDS = ["Number", "Question", "Key points", "Full answer", "Source"]
 CARD_NAME = "Recall"
+CLOZE_TYPE_ID = 1_607_392_320
+CLOZE_TYPE_NAME = "studykit Cloze"
+CLOZE_FIELDS = ["Text", "Number", "Question", "Source"]
+CLOZE_CARD_NAME = "Cloze"
 # Anki desktop marks night mode with .nightMode on the card, AnkiDroid with .night_mode.
 NIGHT_MODE_SCOPES = [".nightMode", ".night_mode"]
 # Zip entry dates carry no meaning in a package; a constant keeps builds byte-identical.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# New cards are shown in `due` order: question by question, the basic card before its clozes.
+_DUE_STRIDE = 100
+
+
+@dataclass(frozen=True)
+class PackedNote:
+    guid: str
+    fields: list[str]
+    tags: list[str]
+    modified: int
+
+
+@dataclass
+class DeckChanges:
+    """What a build changed in the deck, compared with the previous package in the output folder."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    removed_searches: list[str] = field(default_factory=list)
+    first_build: bool = False
+
+
+class _TimedNote(genanki.Note):  # type: ignore[misc]
+    """A genanki note that writes its own modification time instead of the package's."""
+
+    def __init__(self, *args: Any, modified: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.modified = modified
+
+    def write_to_db(self, cursor: Any, timestamp: float, deck_id: int, id_gen: Any) -> None:
+        super().write_to_db(cursor, self.modified, deck_id, id_gen)
 
 
 def media_name(relative: Path) -> str:
@@ -36,8 +82,11 @@ def media_name(relative: Path) -> str:
     return f"studykit-{digest}-{relative.name}"
 
 
+def _css(templates_dir: Path) -> str:
+    return templating.read(templates_dir, "anki/card.css") + "\n" + fragments.code_css(NIGHT_MODE_SCOPES)
+
+
 def note_type(templates_dir: Path) -> genanki.Model:
-    css = templating.read(templates_dir, "anki/card.css") + "\n" + fragments.code_css(NIGHT_MODE_SCOPES)
     return genanki.Model(
         NOTE_TYPE_ID,
         NOTE_TYPE_NAME,
@@ -49,43 +98,135 @@ def note_type(templates_dir: Path) -> genanki.Model:
                 "afmt": templating.read(templates_dir, "anki/back.html"),
             }
         ],
-        css=css,
+        css=_css(templates_dir),
         sort_field_index=0,
     )
 
 
-def fields_of(note: Note, deck: Deck) -> list[str]:
-    def for_anki(fragment: str) -> str:
-        with_names = fragments.rewrite_images(
-            fragment, lambda src: media_name((note.path.parent / src).resolve().relative_to(deck.content_dir.resolve()))
-        )
-        return fragments.tex_math(with_names)
+def cloze_type(templates_dir: Path) -> genanki.Model:
+    return genanki.Model(
+        CLOZE_TYPE_ID,
+        CLOZE_TYPE_NAME,
+        fields=[{"name": name} for name in CLOZE_FIELDS],
+        templates=[
+            {
+                "name": CLOZE_CARD_NAME,
+                "qfmt": templating.read(templates_dir, "anki/cloze_front.html"),
+                "afmt": templating.read(templates_dir, "anki/cloze_back.html"),
+            }
+        ],
+        css=_css(templates_dir),
+        model_type=genanki.Model.CLOZE,
+        sort_field_index=1,
+    )
 
+
+def _for_anki(fragment: str, note: Note, deck: Deck, cloze_safe: bool = False) -> str:
+    root = deck.content_dir.resolve()
+    with_names = fragments.rewrite_images(
+        fragment, lambda src: media_name((note.path.parent / src).resolve().relative_to(root))
+    )
+    return fragments.tex_math(with_names, cloze_safe=cloze_safe)
+
+
+def fields_of(note: Note, deck: Deck) -> list[str]:
     return [
         str(note.number),
         fragments.tex_math(note.question),
-        for_anki(note.key_points_html),
-        for_anki(note.answer_html),
+        _for_anki(note.key_points_html, note, deck),
+        _for_anki(note.answer_html, note, deck),
         deck.credit,
     ]
 
 
-def write(deck: Deck, target: Path, templates_dir: Path, timestamp: float) -> None:
-    model = note_type(templates_dir)
+def cloze_guid(note: Note, index: int) -> str:
+    return str(genanki.guid_for(note.id, "cloze", index))
+
+
+def source_time(note: Note, deck: Deck, templates_dir: Path) -> int:
+    """When this note's output last could have changed: SOURCE_DATE_EPOCH, else its sources' newest mtime."""
+    if epoch := os.environ.get("SOURCE_DATE_EPOCH"):
+        return int(epoch)
+    sources = [note.path, deck.location.path, *(deck.content_dir / m for m in note.media)]
+    sources += sorted((templates_dir / "anki").glob("*"))
+    return int(max(path.stat().st_mtime for path in sources if path.exists()))
+
+
+def read_package(path: Path) -> dict[str, PackedNote]:
+    """The notes of an earlier package, by guid; empty when there is none or it cannot be read."""
+    try:
+        with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory(prefix="studykit-prev-") as scratch:
+            database = Path(scratch) / "collection.anki2"
+            database.write_bytes(archive.read("collection.anki2"))
+            with contextlib.closing(sqlite3.connect(database)) as connection:
+                rows = connection.execute("SELECT guid, flds, tags, mod FROM notes").fetchall()
+    except (OSError, KeyError, zipfile.BadZipFile, sqlite3.Error):
+        return {}
+    return {
+        guid: PackedNote(guid, fields.split("\x1f"), tags.split(), int(modified))
+        for guid, fields, tags, modified in rows
+    }
+
+
+def _modified(guid: str, fields: list[str], tags: list[str], base: int, previous: dict[str, PackedNote]) -> int:
+    before = previous.get(guid)
+    if before is None:
+        return base
+    if before.fields == fields and sorted(before.tags) == sorted(tags):
+        return before.modified
+    return max(base, before.modified + 1)
+
+
+def write(deck: Deck, target: Path, templates_dir: Path, previous_package: Path | None = None) -> DeckChanges:
+    previous = read_package(previous_package) if previous_package else {}
+    basic_type, cloze_model = note_type(templates_dir), cloze_type(templates_dir)
     anki_deck = genanki.Deck(deck.id, deck.title)
+    anki_deck.description = deck.credit
     media: dict[str, Path] = {}
-    for note in deck.notes:
-        anki_deck.add_note(
-            genanki.Note(
-                model=model,
-                fields=fields_of(note, deck),
-                guid=genanki.guid_for(note.id),
-                tags=list(note.tags),
-            )
-        )
+    changes = DeckChanges(first_build=not previous)
+    written: set[str] = set()
+    times: list[int] = []
+
+    def add(model: genanki.Model, guid: str, fields: list[str], tags: list[str], due: int, base: int) -> None:
+        modified = _modified(guid, fields, tags, base, previous)
+        times.append(modified)
+        anki_deck.add_note(_TimedNote(model=model, fields=fields, guid=guid, tags=tags, due=due, modified=modified))
+        written.add(guid)
+        number, question = (fields[0], fields[1]) if model is basic_type else (fields[1], f"(cloze) {fields[2]}")
+        label = f"{number} {question}"[:100]
+        if guid not in previous:
+            changes.added.append(label)
+        elif modified != previous[guid].modified:
+            changes.changed.append(label)
+
+    for position, note in enumerate(deck.notes):
+        base = source_time(note, deck, templates_dir)
+        tags = list(note.tags)
+        add(basic_type, str(genanki.guid_for(note.id)), fields_of(note, deck), tags, position * _DUE_STRIDE, base)
+        for index, item in enumerate(note.clozes, start=1):
+            cloze_fields = [
+                _for_anki(item.html, note, deck, cloze_safe=True),
+                str(note.number),
+                fragments.tex_math(note.question),
+                deck.credit,
+            ]
+            add(cloze_model, cloze_guid(note, index), cloze_fields, tags, position * _DUE_STRIDE + index, base)
         for relative in note.media:
             media[media_name(relative)] = deck.content_dir / relative
-    _write_package(genanki.Package(anki_deck), media, target, timestamp)
+
+    for guid, gone in sorted(previous.items(), key=lambda item: item[1].fields[0]):
+        if guid not in written:
+            changes.removed.append(" ".join(gone.fields[:2])[:100])
+            changes.removed_searches.append(f'"deck:{deck.title}" "Number:{gone.fields[0]}"')
+    package_time = max([*times, source_time_of_templates(templates_dir)])
+    _write_package(genanki.Package(anki_deck), media, target, package_time)
+    return changes
+
+
+def source_time_of_templates(templates_dir: Path) -> int:
+    if epoch := os.environ.get("SOURCE_DATE_EPOCH"):
+        return int(epoch)
+    return int(max(path.stat().st_mtime for path in (templates_dir / "anki").glob("*")))
 
 
 def _write_package(package: genanki.Package, media: dict[str, Path], target: Path, timestamp: float) -> None:
@@ -97,12 +238,9 @@ def _write_package(package: genanki.Package, media: dict[str, Path], target: Pat
     """
     with tempfile.TemporaryDirectory(prefix="studykit-anki-") as scratch:
         database = Path(scratch) / "collection.anki2"
-        connection = sqlite3.connect(database)
-        try:
+        with contextlib.closing(sqlite3.connect(database)) as connection:
             package.write_to_db(connection.cursor(), timestamp, itertools.count(int(timestamp * 1000)))
             connection.commit()
-        finally:
-            connection.close()
         names = sorted(media)
         with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
             _add(archive, "collection.anki2", database.read_bytes())
@@ -116,3 +254,9 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     entry.compress_type = zipfile.ZIP_DEFLATED
     entry.external_attr = 0o644 << 16
     archive.writestr(entry, data, compresslevel=9)
+
+
+def iter_fields(path: Path) -> Iterator[list[str]]:
+    """Every note's fields in a package (for reports and tests)."""
+    for packed in read_package(path).values():
+        yield packed.fields
