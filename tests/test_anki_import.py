@@ -35,7 +35,7 @@ def imported(collection: Collection, outputs: dict[str, Path]) -> Collection:
 
 
 def notes_in_order(col: Collection) -> list[dict[str, str]]:
-    notes = [col.get_note(note_id) for note_id in col.find_notes("")]
+    notes = [col.get_note(note_id) for note_id in col.find_notes(f'"note:{anki_writer.NOTE_TYPE_NAME}"')]
     rows = [{name: note[name] for name in anki_writer.FIELDS} | {"tags": " ".join(note.tags)} for note in notes]
     return sorted(rows, key=lambda row: int(row["Number"]))
 
@@ -59,8 +59,9 @@ def test_tags_and_deck_name(imported: Collection, built: pipeline.BuildReport) -
         assert set(row["tags"].split()) == expected[int(row["Number"])]
     deck_names = {deck.name for deck in imported.decks.all_names_and_ids()}
     assert built.deck.title in deck_names
-    card_ids = imported.find_cards(f'"deck:{built.deck.title}"')
+    card_ids = imported.find_cards(f'"deck:{built.deck.title}" "note:{anki_writer.NOTE_TYPE_NAME}"')
     assert len(card_ids) == 15
+    assert len(imported.find_cards(f'"deck:{built.deck.title}"')) == len(imported.find_cards(""))
 
 
 def test_math_is_in_mathjax_delimiters(imported: Collection) -> None:
