@@ -30,7 +30,8 @@ def tex_math(fragment: str, cloze_safe: bool = False) -> str:
 
     def delimit(found: MathMatch) -> str:
         tex = html.escape(cloze.safe_tex(found.tex) if cloze_safe else found.tex, quote=False)
-        return f"\\[{tex}\\]" if found.display else f"\\({tex}\\)"
+        # Display math keeps a wrapper so that a wide formula scrolls instead of widening the card.
+        return f'<div class="math-display">\\[{tex}\\]</div>' if found.display else f"\\({tex}\\)"
 
     return replace_math(fragment, delimit)
 
