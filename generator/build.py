@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import reader, templating
@@ -27,6 +28,7 @@ class BuildReport:
     written: list[Path]
     warnings: list[Problem]
     deck_changes: anki.DeckChanges | None = None
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def output_path(deck: Deck, output_dir: Path, kind: str) -> Path:
@@ -47,8 +49,8 @@ def source_epoch(deck: Deck, templates_dir: Path) -> int:
     return int(max(p.stat().st_mtime for p in sources))
 
 
-def check(content_dir: Path, strict: bool = False) -> reader.ReadResult:
-    return reader.read_deck(content_dir, strict=strict)
+def check(content_dir: Path, strict: bool = False, jobs: int = 1) -> reader.ReadResult:
+    return reader.read_deck(content_dir, strict=strict, jobs=jobs)
 
 
 def build(
@@ -58,8 +60,11 @@ def build(
     templates_dir: Path = templating.TEMPLATES_DIR,
     strict: bool = False,
     paper: str = "a4",
+    jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BuildReport:
-    result = reader.read_deck(content_dir, strict=strict)
+    timings: dict[str, float] = {}
+    result = reader.read_deck(content_dir, strict=strict, jobs=jobs, timings=timings, progress=progress)
     deck = result.deck
     timestamp = source_epoch(deck, templates_dir)
     changes: list[anki.DeckChanges] = []
@@ -77,9 +82,15 @@ def build(
     targets = [output_path(deck, output_dir, kind) for kind in outputs]
     with _staged(targets) as staged:
         for kind, temporary in zip(outputs, staged, strict=True):
+            started = time.perf_counter()
             writers[kind](temporary)
+            timings[kind] = time.perf_counter() - started
     return BuildReport(
-        deck=deck, written=targets, warnings=result.warnings, deck_changes=changes[0] if changes else None
+        deck=deck,
+        written=targets,
+        warnings=result.warnings,
+        deck_changes=changes[0] if changes else None,
+        timings=timings,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,36 @@ _content = click.option(
     help="Folder holding deck.yaml and the notes.",
 )
 _strict = click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+_jobs = click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=lambda: os.cpu_count() or 1,
+    show_default="number of CPUs",
+    help="Processes that render math in parallel.",
+)
+_quiet = click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
+_verbose = click.option("-v", "--verbose", is_flag=True, help="Also print the time each stage took.")
+
+
+class _Progress:
+    """A progress bar for math rendering, shown only on a terminal and only when rendering takes a while."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total < 200:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="rendering math", file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
 
 
 def _print_warnings(warnings: list[Problem]) -> None:
@@ -64,13 +94,36 @@ def cli() -> None:
     "--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True, help="Cheat sheet paper size."
 )
 @_strict
-def build(outputs: tuple[str, ...], content_dir: Path, output_dir: Path, paper: str, strict: bool) -> None:
+@_jobs
+@_quiet
+@_verbose
+def build(
+    outputs: tuple[str, ...],
+    content_dir: Path,
+    output_dir: Path,
+    paper: str,
+    strict: bool,
+    jobs: int,
+    quiet: bool,
+    verbose: bool,
+) -> None:
     """Build OUTPUTS (apkg, pdf, html; default: all) from the notes."""
     from generator import build as pipeline
 
     chosen = pipeline.OUTPUTS if not outputs or "all" in outputs else tuple(dict.fromkeys(outputs))
-    report = pipeline.build(content_dir, output_dir, chosen, strict=strict, paper=paper)
+    progress = _Progress(enabled=not quiet)
+    try:
+        report = pipeline.build(
+            content_dir, output_dir, chosen, strict=strict, paper=paper, jobs=jobs, progress=progress
+        )
+    finally:
+        progress.close()
     _print_warnings(report.warnings)
+    if verbose:
+        for stage, seconds in report.timings.items():
+            click.echo(f"time: {stage:<10} {seconds:8.2f} s", err=True)
+    if quiet:
+        return
     for path in report.written:
         click.echo(f"wrote {path}")
     if report.deck_changes is not None:
@@ -97,11 +150,24 @@ def _print_deck_changes(changes: DeckChanges) -> None:
 @cli.command()
 @_content
 @_strict
-def check(content_dir: Path, strict: bool) -> None:
+@_jobs
+def check(content_dir: Path, strict: bool, jobs: int) -> None:
     """Read and validate every note; write nothing."""
     from generator import build as pipeline
 
-    result = pipeline.check(content_dir, strict=strict)
+    result = pipeline.check(content_dir, strict=strict, jobs=jobs)
     _print_warnings(result.warnings)
     formulas = len(result.deck.formulas)
     click.echo(f"ok: {len(result.deck.notes)} notes, {formulas} formulas, {len(result.warnings)} warnings")
+
+
+@cli.command()
+@click.argument("question")
+@_content
+@click.option("--tag", "tags", multiple=True, help="A topic tag; repeat for several.")
+def new(question: str, content_dir: Path, tags: tuple[str, ...]) -> None:
+    """Create a note for QUESTION with the next free number and a fresh id."""
+    from generator import scaffold
+
+    path = scaffold.create(content_dir, question, tags)
+    click.echo(f"created {path}")

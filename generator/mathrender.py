@@ -8,10 +8,12 @@ shifted down by its depth so that its baseline sits on the text's baseline.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib.metadata import version
@@ -26,6 +28,8 @@ _VIEWBOX = re.compile(r'viewBox="([-\d.e]+) ([-\d.e]+) ([-\d.e]+) ([-\d.e]+)"')
 # ziamath prints an unknown command such as \foo as the literal text "\foo" without complaint.
 _UNKNOWN_COMMAND = re.compile(r">\s*(\\[A-Za-z]+)\s*<")
 _RENDERER_VERSION = version("ziamath")
+# Below this many uncached formulas, starting worker processes costs more than it saves.
+_PARALLEL_THRESHOLD = 64
 _GROUP_BRACE = re.compile(r"(?<!\\)[{}]")
 
 
@@ -86,6 +90,47 @@ def render(tex: str, display: bool) -> RenderedMath:
     except OSError:
         pass  # a read-only cache only costs speed
     return rendered
+
+
+def is_cached(tex: str, display: bool) -> bool:
+    return (cache_dir() / f"{_cache_key(tex, display)}.json").is_file()
+
+
+def _render_for_pool(formula: tuple[str, bool]) -> str | None:
+    """Worker: render into the disk cache; return the error message, if any (exceptions do not pickle well)."""
+    try:
+        render(*formula)
+    except MathRenderError as error:
+        return str(error)
+    return None
+
+
+def prerender(
+    formulas: list[tuple[str, bool]], jobs: int, progress: Callable[[int], None] | None = None
+) -> dict[tuple[str, bool], str]:
+    """Render every formula not yet cached, on `jobs` processes; return the errors by formula.
+
+    Rendering is pure CPU work in Python, so threads would not help; worker processes write the
+    disk cache and the caller's later `render` calls read it back.
+    """
+    unique = list(dict.fromkeys(formulas))
+    todo = [formula for formula in unique if not is_cached(*formula)]
+    errors: dict[tuple[str, bool], str] = {}
+    if jobs > 1 and len(todo) >= _PARALLEL_THRESHOLD:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+            for formula, error in zip(todo, pool.map(_render_for_pool, todo, chunksize=16), strict=True):
+                if error is not None:
+                    errors[formula] = error
+                if progress:
+                    progress(1)
+        todo = [formula for formula in todo if formula not in errors and not is_cached(*formula)]
+    for formula in todo:  # serially: few formulas, one core, or a cache that cannot be written
+        error = _render_for_pool(formula)
+        if error is not None:
+            errors[formula] = error
+        if progress:
+            progress(1)
+    return errors
 
 
 def _render_uncached(tex: str, display: bool) -> RenderedMath:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import html
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,8 +65,19 @@ class ReadResult:
     warnings: list[Problem]
 
 
-def read_deck(content_dir: Path, strict: bool = False) -> ReadResult:
-    """Read and validate every file of `content_dir`; raise `BuildFailed` listing all problems."""
+def read_deck(
+    content_dir: Path,
+    strict: bool = False,
+    jobs: int = 1,
+    timings: dict[str, float] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReadResult:
+    """Read and validate every file of `content_dir`; raise `BuildFailed` listing all problems.
+
+    `timings` receives the seconds spent reading (with Markdown) and rendering math; `progress` is
+    called with (done, total) as formulas render.
+    """
+    started = time.perf_counter()
     if not content_dir.is_dir():
         raise ContentFolderError(f"{content_dir}: no such content folder")
     collector = _Collector()
@@ -75,7 +88,12 @@ def read_deck(content_dir: Path, strict: bool = False) -> ReadResult:
     converter = markup.new_converter()
     notes = [note for path in note_paths if (note := _read_note(path, content_dir, converter, collector))]
     _check_unique(notes, collector)
-    _check_math(notes, collector)
+    _check_unused_images(content_dir, notes, collector)
+    read_done = time.perf_counter()
+    _check_math(notes, collector, jobs, progress)
+    if timings is not None:
+        timings["read"] = read_done - started
+        timings["math"] = time.perf_counter() - read_done
     failing = collector.errors + (collector.warnings if strict else [])
     if failing or deck_meta is None:
         raise BuildFailed(failing)
@@ -487,13 +505,46 @@ def _check_unique(notes: list[Note], collector: _Collector) -> None:
                 first[value] = note
 
 
-def _check_math(notes: list[Note], collector: _Collector) -> None:
+IMAGE_SUFFIXES = {".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp"}
+
+
+def _check_unused_images(content_dir: Path, notes: list[Note], collector: _Collector) -> None:
+    """An image no note shows is probably a typo in a reference, or left over: worth a warning."""
+    used = {path for note in notes for path in note.media}
+    root = content_dir.resolve()
+    for image in sorted(content_dir.rglob("*")):
+        if image.suffix.lower() in IMAGE_SUFFIXES and image.is_file():
+            resolved = image.resolve()
+            if resolved.is_relative_to(root) and resolved.relative_to(root) not in used:
+                collector.warn(
+                    Location(image, 1), "image is not used by any note", "refer to it from a note, or delete it"
+                )
+
+
+def _check_math(
+    notes: list[Note], collector: _Collector, jobs: int = 1, progress: Callable[[int, int], None] | None = None
+) -> None:
     """Render every formula now, so that a bad one stops the build before anything is written."""
+    formulas = [(formula.tex, formula.display) for note in notes for formula in note.formulas]
+    total = len(set(formulas))
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress:
+            progress(done, total)
+
+    errors = mathrender.prerender(formulas, jobs, advance)
     for note in notes:
         for formula in note.formulas:
-            try:
-                mathrender.render(formula.tex, formula.display)
-            except mathrender.MathRenderError as error:
+            error = errors.get((formula.tex, formula.display))
+            if error is None:
+                try:
+                    mathrender.render(formula.tex, formula.display)
+                except mathrender.MathRenderError as failure:
+                    error = str(failure)
+            if error is not None:
                 collector.error(
                     formula.location,
                     f"formula does not render: {error}: {formula.tex[:80]!r}",

@@ -130,3 +130,28 @@ def test_missing_content_folder(tmp_path: Path) -> None:
     result = run("check", "--content", tmp_path / "nowhere")
     assert result.returncode == 1 and "no such content folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_new_creates_a_valid_note_with_the_next_number(content_copy: Path) -> None:
+    result = run("new", "What is dropout, and why does it work?", "--content", content_copy, "--tag", "regularization")
+    assert result.returncode == 0, result.stderr
+    created = next(content_copy.glob("66-*.md"))
+    text = created.read_text(encoding="utf-8")
+    assert "number: 66" in text and "## Key points" in text and "## Full answer" in text
+    assert re.search(r"(?m)^id: [0-9a-f]{12}$", text)
+    assert run("check", "--content", content_copy).returncode == 0
+    second = run("new", "Another one?", "--content", content_copy)
+    assert "67-another-one.md" in second.stdout
+    ids = {
+        re.search(r"(?m)^id: (\S+)$", p.read_text(encoding="utf-8")).group(1) for p in content_copy.glob("6[67]-*.md")
+    }  # type: ignore[union-attr]
+    assert len(ids) == 2
+
+
+def test_quiet_and_verbose(tmp_path: Path) -> None:
+    quiet = run("build", "html", "-q", "--output", tmp_path)
+    assert quiet.returncode == 0 and quiet.stdout == ""
+    verbose = run("build", "html", "-v", "--output", tmp_path)
+    assert verbose.returncode == 0
+    for stage in ("read", "math", "html"):
+        assert re.search(rf"time: {stage}\s+\d+\.\d+ s", verbose.stderr), verbose.stderr

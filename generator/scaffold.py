@@ -1,0 +1,58 @@
+"""`studykit new`: a note file with the next free number, a fresh id and both answer parts."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+
+import yaml
+
+from generator.errors import StudykitError
+
+_NUMBER = re.compile(r"^number:\s*(\d+)\s*$", re.MULTILINE)
+
+
+class NoteExistsError(StudykitError):
+    """The new note's file is already there."""
+
+
+def next_number(content_dir: Path) -> int:
+    numbers = []
+    for path in content_dir.glob("*.md"):
+        try:
+            match = _NUMBER.search(path.read_text(encoding="utf-8", errors="replace")[:4000])
+        except OSError:
+            continue
+        if match:
+            numbers.append(int(match.group(1)))
+    return max(numbers, default=0) + 1
+
+
+def slug_of(question: str) -> str:
+    words = re.findall(r"[a-z0-9]+", question.lower())
+    return "-".join(words[:6]) or "note"
+
+
+def create(content_dir: Path, question: str, tags: tuple[str, ...] = ()) -> Path:
+    if not content_dir.is_dir():
+        raise StudykitError(f"{content_dir}: no such content folder")
+    number = next_number(content_dir)
+    path = content_dir / f"{number}-{slug_of(question)}.md"
+    if path.exists():
+        raise NoteExistsError(f"{path}: already exists")
+    front = yaml.safe_dump(
+        {"id": secrets.token_hex(6), "number": number, "question": question.strip(), "tags": list(tags)},
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=None,
+        width=1000,
+    )
+    body = (
+        "## Key points\n\n"
+        "- The 20-40-second spoken answer, in three to six bullets.\n\n"
+        "## Full answer\n\n"
+        "The explanation: why, how, formulas such as $a = b$, code and tables.\n"
+    )
+    path.write_text(f"---\n{front}---\n\n{body}", encoding="utf-8")
+    return path
