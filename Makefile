@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SLUG := $(shell sed -n 's/^slug: *//p' content/deck.yaml 2>/dev/null)
-OUTPUTS := build/$(SLUG).apkg build/$(SLUG).pdf build/$(SLUG).html
+OUTPUTS := build/$(SLUG).apkg build/$(SLUG).pdf build/$(SLUG).html build/$(SLUG).full.pdf build/$(SLUG).cards.pdf
 SOURCES := $(shell find content templates generator -type f ! -name '*.pyc' 2>/dev/null)
+# Figures: content/figures/src/<name>.py draws content/figures/<name>.svg; common.py is their shared style.
+FIGURES := $(patsubst content/figures/src/%.py,content/figures/%.svg,$(filter-out %/common.py,$(wildcard content/figures/src/*.py)))
 
 .PHONY: all check test lint clean distclean bench
 
@@ -19,8 +21,13 @@ $(INSTALLED): pyproject.toml
 	@touch $@
 
 # One run of the generator writes all three outputs (grouped target).
-$(OUTPUTS) &: $(INSTALLED) $(SOURCES)
+$(OUTPUTS) &: $(INSTALLED) $(SOURCES) $(FIGURES)
 	$(BIN)/studykit build --content content --output build
+
+# The SVGs are committed; one is redrawn only when its script or the shared style is newer than it. The venv is an
+# order-only prerequisite, so (re)installing it does not redraw every figure.
+content/figures/%.svg: content/figures/src/%.py content/figures/src/common.py | $(INSTALLED)
+	$(BIN)/python $<
 
 check: $(INSTALLED)
 	$(BIN)/studykit check --content content

@@ -17,9 +17,13 @@ from pathlib import Path
 from generator import reader, templating
 from generator.errors import OutputError, Problem
 from generator.model import Deck
-from generator.writers import anki, page, pdf
+from generator.writers import anki, booklet, cards, page, pdf
 
-OUTPUTS = ("apkg", "pdf", "html")
+# Output kinds, each written to build/<slug>.<kind>. The cheat sheet ("pdf") comes after the other PDFs so that
+# anything keying outputs by file suffix finds the cheat sheet under "pdf".
+OUTPUTS = ("apkg", "pdf", "html", "full.pdf", "cards.pdf")
+# What the command line calls each output.
+OUTPUT_NAMES = {"apkg": "apkg", "pdf": "pdf", "html": "html", "full": "full.pdf", "cards": "cards.pdf"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,10 @@ def build(
         ),
         "pdf": lambda target: pdf.write(deck, target, templates_dir, timestamp, paper),
         "html": lambda target: page.write(deck, target, templates_dir),
+        "full.pdf": lambda target: booklet.write(deck, target, templates_dir, timestamp, paper),
+        "cards.pdf": lambda target: cards.write(deck, target, templates_dir, timestamp, paper),
     }
+    outputs = tuple(dict.fromkeys(OUTPUT_NAMES.get(name, name) for name in outputs))
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -80,7 +80,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("outputs", nargs=-1, type=click.Choice(["apkg", "pdf", "html", "all"]))
+@click.argument("outputs", nargs=-1, type=click.Choice(["apkg", "pdf", "html", "full", "cards", "all"]))
 @_content
 @click.option(
     "--output",
@@ -107,7 +107,7 @@ def build(
     quiet: bool,
     verbose: bool,
 ) -> None:
-    """Build OUTPUTS (apkg, pdf, html; default: all) from the notes."""
+    """Build OUTPUTS (apkg, pdf, html, full, cards; default: all) from the notes."""
     from generator import build as pipeline
 
     chosen = pipeline.OUTPUTS if not outputs or "all" in outputs else tuple(dict.fromkeys(outputs))
@@ -132,7 +132,7 @@ def build(
 
 def _print_deck_changes(changes: DeckChanges) -> None:
     if changes.first_build:
-        click.echo(f"deck: {len(changes.added)} notes (no previous deck in the output folder to compare with)")
+        click.echo(f"deck: {len(changes.added)} Anki notes (no previous deck in the output folder to compare with)")
         return
     if not (changes.added or changes.changed or changes.removed):
         click.echo("deck: no note changed since the previous build")

@@ -23,7 +23,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> pipeline.BuildReport:
 
 @pytest.fixture(scope="session")
 def outputs(built: pipeline.BuildReport) -> dict[str, Path]:
-    return {path.suffix.lstrip("."): path for path in built.written}
+    """Each output by what follows the slug in its name: apkg, pdf, html, full.pdf, cards.pdf."""
+    return {path.name.split(".", 1)[1]: path for path in built.written}
 
 
 @pytest.fixture

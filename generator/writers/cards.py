@@ -1,0 +1,335 @@
+"""Printable flashcards: eight cards a sheet, fronts on odd pages, backs mirrored on even pages.
+
+Printed double-sided and flipped on the long edge, each back lands exactly behind its front: a back
+page is the front page seen from behind, so its columns are swapped and its rows stay. Every card has
+a fixed size in millimetres and sits at a position computed here; cut marks sit outside the cards.
+
+A card's text must never overflow silently. After each layout the writer measures every card (in
+WeasyPrint's box tree) and gives a card that overflows a smaller type size, then fewer key formulas,
+then fewer key points with a "continued in the deck" line; a card that still does not fit is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from generator import fragments, markup, mathrender, templating
+from generator.errors import BuildFailed, OutputError, Problem
+from generator.model import Deck, Note
+from generator.writers import pdf
+
+COLUMNS = 2
+ROWS = 4
+CARDS_PER_SHEET = COLUMNS * ROWS
+PADDING_MM = 4.0
+# Cut marks: hairlines from MARK_OFFSET_MM to MARK_OFFSET_MM + MARK_LENGTH_MM outside each card corner.
+MARK_OFFSET_MM = 1.0
+MARK_LENGTH_MM = 3.0
+MARK_WIDTH_MM = 0.1
+# Measuring tolerates a quarter of a point (in CSS pixels, WeasyPrint's layout unit).
+_TOLERANCE_PX = 0.33
+
+# The settings a card's back tries in turn while it overflows: (key-points size class, most key formulas).
+# Formulas are worth a step down in size; only when they cannot fit even at size 3 do they go. After the
+# last step, trailing key points go one at a time ("continued in the deck").
+BACK_STEPS = ((1, 2), (1, 1), (2, 2), (2, 1), (3, 2), (3, 1), (1, 0), (2, 0), (3, 0), (4, 0))
+FRONT_STEPS = (1, 2, 3, 4)
+# A key formula must fit the card's measure at the key points' size without shrinking, and be short.
+KEY_FORMULA_MAX_EM = 26.0
+KEY_FORMULA_MAX_HEIGHT_EM = 3.2
+# A display formula inside the key points is shrunk to the card's measure.
+CARD_FORMULA_MAX_EM = 27.0
+
+_FIGURE = re.compile(r"<img\b", re.IGNORECASE)
+# A paragraph that is all emphasis, right after a figure, is its caption.
+_CAPTION = re.compile(r"<p>\s*<em>.*?</em>\s*</p>", re.DOTALL)
+_UNIT_TAG = re.compile(r"<(/?)(ul|ol|li|p|div|table|blockquote|pre|h[1-6])\b[^>]*>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A sheet of paper and the card grid on it, in millimetres."""
+
+    name: str
+    width: float
+    height: float
+    card_width: float
+    card_height: float
+    gap_x: float
+    gap_y: float
+
+    @property
+    def margin_x(self) -> float:
+        return (self.width - COLUMNS * self.card_width - (COLUMNS - 1) * self.gap_x) / 2
+
+    @property
+    def margin_y(self) -> float:
+        return (self.height - ROWS * self.card_height - (ROWS - 1) * self.gap_y) / 2
+
+    def front_slot(self, index: int) -> tuple[float, float]:
+        """Top-left corner of the `index`-th card (0-7, row by row) on a front page."""
+        column, row = index % COLUMNS, index // COLUMNS
+        x = self.margin_x + column * (self.card_width + self.gap_x)
+        y = self.margin_y + row * (self.card_height + self.gap_y)
+        return x, y
+
+    def back_slot(self, index: int) -> tuple[float, float]:
+        """The same card's back: mirrored left to right (long-edge flip), same height."""
+        x, y = self.front_slot(index)
+        return self.width - x - self.card_width, y
+
+
+# A4 holds 90 x 64 mm cards (about a playing card); Letter is shorter, so its cards are 60 mm tall.
+PAPERS = {
+    "a4": Paper("A4", 210.0, 297.0, 90.0, 64.0, 8.0, 5.0),
+    "letter": Paper("letter", 215.9, 279.4, 90.0, 60.0, 8.0, 4.0),
+}
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How one card is set: its type step, and how many key-point units it keeps (None: all)."""
+
+    front_step: int = 0
+    back_step: int = 0
+    kept: int | None = None
+
+
+def marks(paper: Paper, x: float, y: float) -> list[dict[str, float]]:
+    """The eight hairlines around one card's corners, each pointing away from the card."""
+    w, h, t = paper.card_width, paper.card_height, MARK_WIDTH_MM
+    near, far = MARK_OFFSET_MM, MARK_OFFSET_MM + MARK_LENGTH_MM
+    lines = []
+    for corner_x, outward_x in ((x, -1), (x + w, 1)):
+        for corner_y, outward_y in ((y, -1), (y + h, 1)):
+            # Horizontal: along the card's top or bottom edge, beside the card.
+            start_x = corner_x + near if outward_x > 0 else corner_x - far
+            lines.append({"left": start_x, "top": corner_y - t / 2, "width": MARK_LENGTH_MM, "height": t})
+            # Vertical: along the card's left or right edge, above or below the card.
+            start_y = corner_y + near if outward_y > 0 else corner_y - far
+            lines.append({"left": corner_x - t / 2, "top": start_y, "width": t, "height": MARK_LENGTH_MM})
+    return lines
+
+
+def key_point_units(fragment: str) -> list[tuple[int, str]]:
+    """Where each unit a card can drop ends, with the closing tags the kept part then needs.
+
+    A unit is a top-level list item or any other top-level block (paragraph, table, …).
+    """
+    units: list[tuple[int, str]] = []
+    stack: list[str] = []
+    for tag in _UNIT_TAG.finditer(fragment):
+        closing, name = tag.group(1) == "/", tag.group(2).lower()
+        if not closing:
+            stack.append(name)
+            continue
+        while stack and stack[-1] != name:
+            stack.pop()  # an element Markdown left unclosed
+        if stack:
+            stack.pop()
+        top_level_item = name == "li" and len(stack) == 1 and stack[0] in ("ul", "ol")
+        if top_level_item:
+            units.append((tag.end(), f"</{stack[0]}>"))
+        elif not stack and name not in ("ul", "ol"):
+            units.append((tag.end(), ""))
+    return units
+
+
+def top_level_blocks(fragment: str) -> list[tuple[int, int]]:
+    """Start and end of each top-level block element of a fragment."""
+    blocks: list[tuple[int, int]] = []
+    depth, start = 0, 0
+    for tag in _UNIT_TAG.finditer(fragment):
+        if tag.group(1) != "/":
+            if depth == 0:
+                start = tag.start()
+            depth += 1
+        elif depth > 0:
+            depth -= 1
+            if depth == 0:
+                blocks.append((start, tag.end()))
+    return blocks
+
+
+def without_figures(fragment: str) -> tuple[str, bool]:
+    """The fragment less its figures (too small to read on a card) and their captions; whether any went."""
+    blocks = top_level_blocks(fragment)
+    dropped: list[tuple[int, int]] = []
+    for index, (start, end) in enumerate(blocks):
+        if _FIGURE.search(fragment, start, end):
+            dropped.append((start, end))
+            if index + 1 < len(blocks) and _CAPTION.fullmatch(fragment, *blocks[index + 1]):
+                dropped.append(blocks[index + 1])
+    for start, end in reversed(dropped):
+        fragment = fragment[:start] + fragment[end:]
+    return fragment, bool(dropped)
+
+
+def truncated(fragment: str, kept: int | None) -> str:
+    units = key_point_units(fragment)
+    if kept is None or kept >= len(units):
+        return fragment
+    end, closing = units[kept - 1]
+    return fragment[:end] + closing
+
+
+def key_formulas(note: Note) -> list[str]:
+    """The full answer's display formulas that fit a card, in order, drawn as SVG."""
+    chosen = []
+    for found in markup.MATH_SPAN.finditer(note.answer_html):
+        if found.group("display") is None:
+            continue
+        (math,) = markup.iter_math(found.group(0))
+        rendered = mathrender.render(math.tex, True)
+        if rendered.width_em <= KEY_FORMULA_MAX_EM and rendered.height_em <= KEY_FORMULA_MAX_HEIGHT_EM:
+            chosen.append(fragments.svg_math(found.group(0)))
+    return chosen
+
+
+def html_of(
+    deck: Deck, templates_dir: Path, timestamp: float, paper: str = "a4", fits: dict[int, Fit] | None = None
+) -> str:
+    env = templating.environment(templates_dir)
+    sheet = PAPERS[paper]
+    fits = fits or {}
+    pages = []
+    groups = [deck.notes[i : i + CARDS_PER_SHEET] for i in range(0, len(deck.notes), CARDS_PER_SHEET)]
+    for number, group in enumerate(groups, start=1):
+        fronts: list[dict[str, Any]] = []
+        backs: list[dict[str, Any]] = []
+        front_marks: list[dict[str, float]] = []
+        back_marks: list[dict[str, float]] = []
+        for index, note in enumerate(group):
+            fit = fits.get(note.number, Fit())
+            front_x, front_y = sheet.front_slot(index)
+            back_x, back_y = sheet.back_slot(index)
+            size, formula_count = BACK_STEPS[fit.back_step]
+            complete, figures_dropped = without_figures(note.key_points_html)
+            key_points = truncated(complete, fit.kept)
+            fronts.append(
+                {
+                    "number": note.number,
+                    "question": note.question,
+                    "tags": note.tags,
+                    "left": front_x,
+                    "top": front_y,
+                    "size": FRONT_STEPS[fit.front_step],
+                }
+            )
+            backs.append(
+                {
+                    "number": note.number,
+                    "key_points": pdf.fit_display_math(fragments.svg_math(key_points), CARD_FORMULA_MAX_EM),
+                    "formulas": key_formulas(note)[:formula_count] if fit.kept is None else [],
+                    "continued": key_points != complete,
+                    "figures_dropped": figures_dropped,
+                    "left": back_x,
+                    "top": back_y,
+                    "size": size,
+                }
+            )
+            front_marks += marks(sheet, front_x, front_y)
+            back_marks += marks(sheet, back_x, back_y)
+        pages.append({"number": number, "side": "fronts", "cards": fronts, "marks": front_marks})
+        pages.append({"number": number, "side": "backs", "cards": backs, "marks": back_marks})
+    return templating.render(
+        env,
+        "cards.html.j2",
+        deck=deck,
+        pages=pages,
+        sheets=len(groups),
+        paper=sheet,
+        padding=PADDING_MM,
+        css=templating.read(templates_dir, "cards.css"),
+        created=datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+
+
+def overflowing(rendered: Any) -> set[str]:
+    """Names (`data-fit`) of the card areas whose laid-out content reaches past their box.
+
+    Reads WeasyPrint's laid-out box tree; absolutely positioned boxes hide behind placeholders.
+    """
+    found = set()
+    for page in rendered.pages:
+        for area in page._page_box.descendants(placeholders=True):
+            element = area.element
+            name = element.get("data-fit") if element is not None else None
+            if not name or name in found:
+                continue
+            bottom = area.content_box_y() + area.height + _TOLERANCE_PX
+            right = area.content_box_x() + area.width + _TOLERANCE_PX
+            for box in area.descendants(placeholders=True):
+                if box.border_box_y() + box.border_height() > bottom or box.border_box_x() + box.border_width() > right:
+                    found.add(name)
+                    break
+    return found
+
+
+def _next_back_step(note: Note, step: int) -> int | None:
+    """The next step that sets the back differently from every step tried (with 1 formula, 2 allowed is 1)."""
+    available = len(key_formulas(note))
+
+    def setting(index: int) -> tuple[int, int]:
+        size, count = BACK_STEPS[index]
+        return size, min(count, available)
+
+    tried = {setting(index) for index in range(step + 1)}
+    return next((index for index in range(step + 1, len(BACK_STEPS)) if setting(index) not in tried), None)
+
+
+def _refit(fits: dict[int, Fit], deck: Deck, over: set[str]) -> list[Problem]:
+    """Step every overflowing card down once; the cards that cannot shrink further are problems."""
+    problems = []
+    for note in deck.notes:
+        fit = fits.get(note.number, Fit())
+        if f"front-{note.number}" in over:
+            if fit.front_step + 1 < len(FRONT_STEPS):
+                fit = replace(fit, front_step=fit.front_step + 1)
+            else:
+                problems.append(
+                    Problem(note.location, "the question does not fit on a flashcard", "shorten the question")
+                )
+        if f"back-{note.number}" in over:
+            units = len(key_point_units(without_figures(note.key_points_html)[0]))
+            if (step := _next_back_step(note, fit.back_step)) is not None:
+                fit = replace(fit, back_step=step)
+            elif (fit.kept if fit.kept is not None else units) > 1:
+                fit = replace(fit, kept=(fit.kept if fit.kept is not None else units) - 1)
+            else:
+                problems.append(
+                    Problem(
+                        note.key_points_location,
+                        "the first key point alone does not fit on a flashcard's back",
+                        "split it into shorter bullets",
+                    )
+                )
+        if fit != Fit():
+            fits[note.number] = fit
+    return problems
+
+
+def render_fitted(
+    deck: Deck, target: Path, templates_dir: Path, timestamp: float, paper: str = "a4"
+) -> tuple[Any, dict[int, Fit]]:
+    """Lay the cards out until none overflows; return the rendered document and each card's fit."""
+    fits: dict[int, Fit] = {}
+    while True:
+        rendered = pdf.render(html_of(deck, templates_dir, timestamp, paper, fits), deck, target, templates_dir)
+        over = overflowing(rendered)
+        if not over:
+            return rendered, fits
+        before = dict(fits)
+        if problems := _refit(fits, deck, over):
+            raise BuildFailed(problems)
+        if fits == before:  # an area no step can shrink: never loop, never let it overflow
+            raise OutputError(f"{target.name}: card areas overflow and cannot shrink: {', '.join(sorted(over))}")
+
+
+def write(deck: Deck, target: Path, templates_dir: Path, timestamp: float, paper: str = "a4") -> None:
+    rendered, _ = render_fitted(deck, target, templates_dir, timestamp, paper)
+    pdf.save(rendered, target)

@@ -1,0 +1,329 @@
+"""The cheat sheet read back as a reader sees it: pages, outline, fonts, layout, metadata, header and footer."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pdfplumber
+import pytest
+from pypdf import PdfReader
+
+from generator import build as pipeline
+from generator.markup import MATH_SPAN
+from generator.model import Note
+from tests.conftest import CONTENT
+
+EPOCH = 1_700_000_000  # 2023-11-14T22:13:20Z
+MM = 72 / 25.4
+A4 = (210 * MM, 297 * MM)
+LETTER = (612.0, 792.0)
+# Header and footer sit in the page margins (14 mm top, 15 mm bottom); text within 12 mm of an edge is theirs.
+BAND = 12 * MM
+
+
+@pytest.fixture(scope="module")
+def sheet(tmp_path_factory: pytest.TempPathFactory) -> tuple[pipeline.BuildReport, Path]:
+    """The cheat sheet alone, built with SOURCE_DATE_EPOCH set."""
+    output = tmp_path_factory.mktemp("cheatsheet")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+        report = pipeline.build(CONTENT, output, ("pdf",))
+    (path,) = report.written
+    return report, path
+
+
+@pytest.fixture(scope="module")
+def words(sheet: tuple[pipeline.BuildReport, Path]) -> list[dict[str, Any]]:
+    """Every word of the body (header and footer left out) in reading order, tagged with its page and column."""
+    found: list[dict[str, Any]] = []
+    with pdfplumber.open(sheet[1]) as pdf:
+        for number, page in enumerate(pdf.pages, start=1):
+            middle = page.width / 2
+            for column, box in enumerate(
+                ((0, BAND, middle, page.height - BAND), (middle, BAND, page.width, page.height - BAND))
+            ):
+                for word in page.crop(box, strict=False).extract_words():
+                    found.append({"page": number, "column": column, **word})
+    return found
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", text.lower())
+
+
+def _plain(fragment: str) -> str:
+    """A note's HTML as the words a reader sees, formulas (drawn as paths, not text) left out."""
+    return html.unescape(re.sub(r"<[^>]+>", " ", MATH_SPAN.sub(" ", fragment)))
+
+
+def _question_start(words: list[dict[str, Any]], note: Note, after: int) -> int:
+    """Index of the note's number badge: the word `51` followed by the question's first words."""
+    wanted = _flat(note.question)[:24]
+    for index in range(after, len(words)):
+        if words[index]["text"] == str(note.number):
+            following = _flat("".join(w["text"] for w in words[index + 1 : index + 8]))
+            if following.startswith(wanted) or wanted.startswith(following):
+                return index
+    raise AssertionError(f"question {note.number} not found in the PDF after word {after}")
+
+
+def test_at_most_four_a4_pages(sheet: tuple[pipeline.BuildReport, Path]) -> None:
+    reader = PdfReader(sheet[1])
+    assert 1 <= len(reader.pages) <= 4
+    for page in reader.pages:
+        width, height = float(page.mediabox.width), float(page.mediabox.height)
+        assert width == pytest.approx(A4[0], abs=0.5) and height == pytest.approx(A4[1], abs=0.5)
+
+
+def test_letter_paper(tmp_path: Path) -> None:
+    (path,) = pipeline.build(CONTENT, tmp_path, ("pdf",), paper="letter").written
+    reader = PdfReader(path)
+    assert len(reader.pages) <= 4
+    for page in reader.pages:
+        assert (float(page.mediabox.width), float(page.mediabox.height)) == pytest.approx(LETTER, abs=0.5)
+
+
+def test_outline_has_every_question_in_order(sheet: tuple[pipeline.BuildReport, Path]) -> None:
+    report, path = sheet
+    reader = PdfReader(path)
+    entries = [entry for entry in reader.outline if not isinstance(entry, list)]
+    assert len(entries) == len(report.deck.notes) == 15
+    for entry, note in zip(entries, report.deck.notes, strict=True):
+        assert " ".join(entry.title.split()) == f"{note.number} {note.question}"
+    pages = [reader.get_destination_page_number(entry) for entry in entries]
+    assert pages == sorted(pages)
+
+
+def test_outline_entries_point_at_their_question(
+    sheet: tuple[pipeline.BuildReport, Path], words: list[dict[str, Any]]
+) -> None:
+    report, path = sheet
+    reader = PdfReader(path)
+    entries = [entry for entry in reader.outline if not isinstance(entry, list)]
+    cursor = 0
+    for entry, note in zip(entries, report.deck.notes, strict=True):
+        cursor = _question_start(words, note, cursor)
+        assert reader.get_destination_page_number(entry) + 1 == words[cursor]["page"], note.number
+
+
+def test_every_font_embedded(sheet: tuple[pipeline.BuildReport, Path]) -> None:
+    assert_fonts_embedded(sheet[1])
+
+
+def assert_fonts_embedded(path: Path) -> None:
+    """Every font of every page (and of the form XObjects they draw) carries its font file."""
+    reader = PdfReader(path)
+    fonts: dict[str, bool] = {}
+
+    def visit(resources: Any) -> None:
+        if not resources:
+            return
+        resources = resources.get_object()
+        for font in (resources.get("/Font") or {}).values():
+            font = font.get_object()
+            descendant = font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
+            descriptor = descendant.get("/FontDescriptor")
+            descriptor = descriptor.get_object() if descriptor else {}
+            fonts[str(font.get("/BaseFont"))] = any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+        for xobject in (resources.get("/XObject") or {}).values():
+            xobject = xobject.get_object()
+            if xobject.get("/Subtype") == "/Form":
+                visit(xobject.get("/Resources"))
+
+    for page in reader.pages:
+        visit(page.get("/Resources"))
+    assert fonts, "no fonts found"
+    assert all(fonts.values()), f"fonts not embedded: {[name for name, ok in fonts.items() if not ok]}"
+
+
+def test_no_note_split_across_a_column_or_page(
+    sheet: tuple[pipeline.BuildReport, Path], words: list[dict[str, Any]]
+) -> None:
+    notes = sheet[0].deck.notes
+    starts = []
+    cursor = 0
+    for note in notes:
+        cursor = _question_start(words, note, cursor)
+        starts.append(cursor)
+    for index, note in enumerate(notes):
+        start = starts[index]
+        end = starts[index + 1] if index + 1 < len(notes) else len(words)
+        last_word = _flat(_plain(note.key_points_html).split()[-1])
+        ends = [i for i in range(start, end) if _flat(words[i]["text"]).endswith(last_word)]
+        assert ends, f"note {note.number}: last key-point word {last_word!r} not found after its question"
+        first, last = words[start], words[ends[-1]]
+        assert (first["page"], first["column"]) == (last["page"], last["column"]), (
+            f"note {note.number} starts on page {first['page']} column {first['column']} "
+            f"but ends on page {last['page']} column {last['column']}"
+        )
+        assert {(w["page"], w["column"]) for w in words[start : ends[-1] + 1]} == {(first["page"], first["column"])}
+
+
+def test_metadata(sheet: tuple[pipeline.BuildReport, Path]) -> None:
+    report, path = sheet
+    reader = PdfReader(path)
+    meta = reader.metadata
+    assert meta is not None
+    assert meta.title and report.deck.title in meta.title
+    assert meta.author == report.deck.author
+    assert reader.trailer["/Root"]["/Lang"] == report.deck.language
+    assert meta.creation_date == datetime.fromtimestamp(EPOCH, UTC)
+
+
+def test_header_and_footer_on_every_page(sheet: tuple[pipeline.BuildReport, Path]) -> None:
+    report, path = sheet
+    with pdfplumber.open(path) as pdf:
+        total = len(pdf.pages)
+        for number, page in enumerate(pdf.pages, start=1):
+            header = " ".join((page.crop((0, 0, page.width, BAND)).extract_text() or "").split())
+            footer = " ".join(
+                (page.crop((0, page.height - BAND, page.width, page.height)).extract_text() or "").split()
+            )
+            assert report.deck.title in header, (number, header)
+            assert f"page {number} of {total}" in footer, (number, footer)
+            assert "julyedu" in footer and "CC BY-SA 4.0" in footer and "ld246.com" in footer, (number, footer)
+
+
+def test_tagged_pdf(sheet: tuple[pipeline.BuildReport, Path]) -> None:
+    root = PdfReader(sheet[1]).trailer["/Root"]
+    assert bool(root["/MarkInfo"]["/Marked"])
+    assert "/StructTreeRoot" in root
+
+
+@pytest.mark.skipif(shutil.which("pdfinfo") is None, reason="poppler-utils absent")
+def test_pdfinfo_says_tagged(sheet: tuple[pipeline.BuildReport, Path]) -> None:
+    info = subprocess.run(["pdfinfo", str(sheet[1])], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"(?m)^Tagged:\s+yes$", info), info
+
+
+# The full-answer booklet (build/<slug>.full.pdf), the cheat sheet's long companion.
+
+
+@pytest.fixture(scope="module")
+def booklet(tmp_path_factory: pytest.TempPathFactory) -> tuple[pipeline.BuildReport, Path]:
+    report = pipeline.build(CONTENT, tmp_path_factory.mktemp("booklet"), ("full",))
+    (path,) = report.written
+    return report, path
+
+
+@dataclass(frozen=True)
+class BookletPage:
+    text: str
+    header: str
+    footer: str
+    code_colours: frozenset[tuple[float, ...]]
+
+
+@pytest.fixture(scope="module")
+def booklet_read(booklet: tuple[pipeline.BuildReport, Path]) -> list[BookletPage]:
+    """Each page read once (pdfplumber is slow): its text, header, footer and the colours of its code."""
+    band = 16 * MM
+    pages = []
+    with pdfplumber.open(booklet[1]) as pdf:
+        for page in pdf.pages:
+            pages.append(
+                BookletPage(
+                    text=page.extract_text() or "",
+                    header=" ".join((page.crop((0, 0, page.width, band)).extract_text() or "").split()),
+                    footer=" ".join(
+                        (page.crop((0, page.height - band, page.width, page.height)).extract_text() or "").split()
+                    ),
+                    code_colours=frozenset(
+                        tuple(round(float(v), 2) for v in char["non_stroking_color"])
+                        for char in page.chars
+                        if "Mono" in char["fontname"] and char["non_stroking_color"]
+                    ),
+                )
+            )
+    return pages
+
+
+@pytest.fixture(scope="module")
+def booklet_pages(booklet_read: list[BookletPage]) -> list[str]:
+    return [page.text for page in booklet_read]
+
+
+def _question_pattern(note: Note) -> str:
+    return r"\s+".join(re.escape(word) for word in note.question.split())
+
+
+def test_booklet_pages(booklet: tuple[pipeline.BuildReport, Path]) -> None:
+    report, path = booklet
+    assert path.name == "dl-interview-51-65.full.pdf"
+    reader = PdfReader(path)
+    assert len(reader.pages) >= len(report.deck.notes) + 2  # title, contents, a page or more per question
+    for page in reader.pages:
+        assert (float(page.mediabox.width), float(page.mediabox.height)) == pytest.approx(A4, abs=0.5)
+
+
+def test_booklet_title_page_has_the_credit(
+    booklet: tuple[pipeline.BuildReport, Path], booklet_pages: list[str]
+) -> None:
+    deck = booklet[0].deck
+    title_page = "".join(booklet_pages[0].split())
+    assert "".join(deck.title.split()) in title_page
+    assert "".join(deck.credit.split()) in title_page
+
+
+def test_booklet_outline_one_entry_per_question_each_on_a_new_page(
+    booklet: tuple[pipeline.BuildReport, Path], booklet_pages: list[str]
+) -> None:
+    report, path = booklet
+    reader = PdfReader(path)
+    entries = [entry for entry in reader.outline if not isinstance(entry, list)]
+    assert [" ".join(entry.title.split()) for entry in entries] == [
+        f"{note.number} {note.question}" for note in report.deck.notes
+    ]
+    pages = [reader.get_destination_page_number(entry) for entry in entries]
+    assert pages == sorted(set(pages)), "each question starts a page of its own"
+    for page, note in zip(pages, report.deck.notes, strict=True):
+        # The question heading opens its page, right under the running header.
+        first_lines = "\n".join(booklet_pages[page].splitlines()[:4])
+        assert re.search(rf"{note.number}\s+{_question_pattern(note)}", first_lines), (note.number, first_lines)
+
+
+def test_booklet_contents_page_numbers_are_right(
+    booklet: tuple[pipeline.BuildReport, Path], booklet_pages: list[str]
+) -> None:
+    report, path = booklet
+    reader = PdfReader(path)
+    entries = [entry for entry in reader.outline if not isinstance(entry, list)]
+    contents = booklet_pages[1]
+    assert contents.splitlines()[1].strip() == "Contents"
+    for entry, note in zip(entries, report.deck.notes, strict=True):
+        found = re.search(rf"{_question_pattern(note)}[\s.]*\s(\d+)$", contents, re.MULTILINE)
+        assert found, f"question {note.number} missing from the contents"
+        assert int(found.group(1)) == reader.get_destination_page_number(entry) + 1, note.number
+
+
+def test_booklet_header_and_footer(booklet: tuple[pipeline.BuildReport, Path], booklet_read: list[BookletPage]) -> None:
+    title = booklet[0].deck.title
+    total = len(booklet_read)
+    for number, page in enumerate(booklet_read[1:], start=2):  # the title page has neither
+        assert title in page.header, (number, page.header)
+        assert f"page {number} of {total}" in page.footer and "CC BY-SA 4.0" in page.footer, (number, page.footer)
+
+
+def test_booklet_code_keeps_its_colours(booklet_read: list[BookletPage]) -> None:
+    colours = set().union(*(page.code_colours for page in booklet_read))
+    coloured = {c for c in colours if len(c) == 3 and max(c) - min(c) > 0.1}
+    assert len(coloured) >= 3, f"code is not highlighted: {colours}"
+
+
+def test_booklet_fonts_metadata_and_tags(booklet: tuple[pipeline.BuildReport, Path]) -> None:
+    report, path = booklet
+    assert_fonts_embedded(path)
+    reader = PdfReader(path)
+    meta = reader.metadata
+    assert meta is not None and meta.title and report.deck.title in meta.title
+    assert meta.author == report.deck.author
+    root = reader.trailer["/Root"]
+    assert root["/Lang"] == report.deck.language
+    assert bool(root["/MarkInfo"]["/Marked"]) and "/StructTreeRoot" in root
