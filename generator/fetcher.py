@@ -22,12 +22,22 @@ class ContentOnlyFetcher(URLFetcher):  # type: ignore[misc]
         super().__init__(allowed_protocols={"data", "file"}, allow_redirects=False, **kwargs)
         self._roots = [root.resolve() for root in allowed_roots]
 
-    def fetch(self, url: str, headers: Any = None) -> Any:
-        parts = urlsplit(url)
-        if parts.scheme == "data":
-            return super().fetch(url, headers)
-        if parts.scheme == "file" and not parts.netloc:
+    def allows(self, url: str) -> bool:
+        """Whether `url` is a data: URI or a file (symlinks followed, `..` resolved) inside an allowed root."""
+        try:
+            parts = urlsplit(url)
+            if parts.scheme == "data":
+                return True
+            if parts.scheme != "file" or parts.netloc:
+                return False
             target = Path(unquote(parts.path)).resolve()
-            if any(target.is_relative_to(root) for root in self._roots) and target.is_file():
-                return super().fetch(url, headers)
-        raise ResourceRefused(f"refused to load {url}: only files inside the content folder and templates may load")
+            return any(target.is_relative_to(root) for root in self._roots) and target.is_file()
+        except (ValueError, OSError):  # a NUL byte, a malformed URL, a loop of symlinks
+            return False
+
+    def fetch(self, url: str, headers: Any = None) -> Any:
+        if not self.allows(url):
+            raise ResourceRefused(
+                f"refused to load {url[:200]}: only files inside the content folder and templates may load"
+            )
+        return super().fetch(url, headers)

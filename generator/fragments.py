@@ -54,7 +54,15 @@ def svg_math(fragment: str) -> str:
 
 
 def rewrite_images(fragment: str, rewrite: Callable[[str], str]) -> str:
-    return _IMG_SRC.sub(lambda m: m.group(1) + html.escape(rewrite(html.unescape(m.group(2)))) + m.group(3), fragment)
+    """Apply `rewrite` to every image path; data URIs and fragment links are left as they are."""
+
+    def substitute(match: re.Match[str]) -> str:
+        source = html.unescape(match.group(2))
+        if source.startswith(("data:", "#")):
+            return match.group(0)
+        return match.group(1) + html.escape(rewrite(source)) + match.group(3)
+
+    return _IMG_SRC.sub(substitute, fragment)
 
 
 def data_uri(path: Path) -> str:

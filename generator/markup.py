@@ -37,14 +37,20 @@ MATH_SPAN = re.compile(
 _CODE_BLOCK = re.compile(r"<pre\b.*?</pre>|<code\b.*?</code>", re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 # A dollar left in the text followed by something that is not a digit or space is almost always
-# a formula that never closed; "$5" (money) is fine.
-_STRAY_DOLLAR = re.compile(r"\$(?=[^\s\d.,])")
+# a formula that never closed; "$5" (money) is fine. A `$$` left over (display math never closed) is one problem.
+_STRAY_DOLLAR = re.compile(r"\${2,}|\$(?=[^\s\d.,$])")
 
 
 @dataclass(frozen=True)
 class MathMatch:
     tex: str
     display: bool
+
+
+@dataclass(frozen=True)
+class StrayDollar:
+    snippet: str  # the prose around the `$`, to show
+    after: str  # the prose right after it, to find it in the source
 
 
 def new_converter() -> markdown.Markdown:
@@ -84,7 +90,10 @@ def visible_text(fragment: str) -> str:
     return html.unescape(_TAG.sub(" ", without_code))
 
 
-def stray_dollars(fragment: str) -> list[str]:
-    """Snippets of prose around a `$` that looks like the start of a formula that was never closed."""
+def stray_dollars(fragment: str) -> list[StrayDollar]:
+    """Every `$` (or `$$`) in the prose that looks like the start of a formula that was never closed."""
     text = visible_text(fragment)
-    return [text[max(0, m.start() - 10) : m.start() + 20].strip() for m in _STRAY_DOLLAR.finditer(text)]
+    return [
+        StrayDollar(text[max(0, m.start() - 10) : m.start() + 20].strip(), text[m.end() : m.end() + 40])
+        for m in _STRAY_DOLLAR.finditer(text)
+    ]

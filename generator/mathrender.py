@@ -31,6 +31,9 @@ _RENDERER_VERSION = version("ziamath")
 # Below this many uncached formulas, starting worker processes costs more than it saves.
 _PARALLEL_THRESHOLD = 64
 _GROUP_BRACE = re.compile(r"(?<!\\)[{}]")
+# ziamath writes these into its MathML unescaped and then fails to parse it ("not well-formed").
+_AMPERSAND_OR_ENVIRONMENT = re.compile(r"\\begin\{|\\end\{|(?<!\\)&")
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class MathRenderError(Exception):
@@ -52,6 +55,7 @@ class RenderedMath:
 
 
 def unknown_commands(tex: str) -> list[str]:
+    _check_characters(tex)
     try:
         mathml = ziamath_tex.tex2mml(tex)
     except Exception as error:  # ziamath raises bare exceptions of several kinds on bad input
@@ -160,6 +164,18 @@ def _render_uncached(tex: str, display: bool) -> RenderedMath:
         height_em=height / _RENDER_SIZE,
         depth_em=(min_y + height) / _RENDER_SIZE,
     )
+
+
+def _check_characters(tex: str) -> None:
+    """Raise for what ziamath would only report as malformed XML."""
+    control = _CONTROL_CHARACTER.search(tex)
+    if control:
+        raise MathRenderError(f"control character U+{ord(control.group()):04X} in the formula")
+    depth = 0
+    for token in _AMPERSAND_OR_ENVIRONMENT.findall(tex):
+        if token == "&" and depth <= 0:
+            raise MathRenderError("`&` outside a matrix or aligned environment; write \\& for an ampersand")
+        depth += 1 if token.startswith("\\begin") else -1 if token.startswith("\\end") else 0
 
 
 def _brace_balance(tex: str) -> int:

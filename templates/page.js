@@ -91,5 +91,24 @@
       if (current) { setRevealed(current, current.classList.contains("concealed")); }
     }
   });
+  // Phones: the contents start closed, so the first question is on the first screen; wide screens show them open.
+  var tocBox = document.getElementById("toc-box");
+  var narrow = window.matchMedia("(max-width: 50rem)");
+  function fitContents() { tocBox.open = !narrow.matches; }
+  if (narrow.addEventListener) { narrow.addEventListener("change", fitContents); }
+  fitContents();
+
+  // A box that scrolls sideways (long code, a wide table or formula) takes keyboard focus, so it can be scrolled
+  // without a mouse; one that fits does not clutter the tab order.
+  var scrollers = Array.prototype.slice.call(document.querySelectorAll(".highlight, .math-display, table"));
+  function markScrollable() {
+    scrollers.forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) { box.setAttribute("tabindex", "0"); } else { box.removeAttribute("tabindex"); }
+    });
+  }
+  var resizeTimer = null;
+  window.addEventListener("resize", function () { clearTimeout(resizeTimer); resizeTimer = setTimeout(markScrollable, 150); });
+  document.addEventListener("toggle", markScrollable, true);
+  markScrollable();
   applyFilters();
 })();

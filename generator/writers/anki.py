@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import html
 import itertools
 import json
 import os
@@ -132,10 +133,10 @@ def _for_anki(fragment: str, note: Note, deck: Deck, cloze_safe: bool = False) -
 def fields_of(note: Note, deck: Deck) -> list[str]:
     return [
         str(note.number),
-        fragments.tex_math(note.question),
+        html.escape(note.question, quote=False),
         _for_anki(note.key_points_html, note, deck),
         _for_anki(note.answer_html, note, deck),
-        deck.credit,
+        html.escape(deck.credit),
     ]
 
 
@@ -207,8 +208,8 @@ def write(deck: Deck, target: Path, templates_dir: Path, previous_package: Path 
             cloze_fields = [
                 _for_anki(item.html, note, deck, cloze_safe=True),
                 str(note.number),
-                fragments.tex_math(note.question),
-                deck.credit,
+                html.escape(note.question, quote=False),
+                html.escape(deck.credit),
             ]
             add(cloze_model, cloze_guid(note, index), cloze_fields, tags, position * _DUE_STRIDE + index, base)
         for relative in note.media:

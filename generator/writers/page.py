@@ -2,15 +2,93 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+from pygments.formatters import HtmlFormatter
+from pygments.style import Style
+from pygments.styles import get_style_by_name
 
 from generator import fragments, templating
 from generator.model import Deck, Note
 
+# The page's code colours: Pygments' own styles, each colour nudged until it reads (WCAG AA).
+CODE_STYLE_LIGHT = "friendly"
+CODE_STYLE_DARK = "monokai"
+MIN_CONTRAST = 4.6  # WCAG AA asks 4.5:1 for normal text; a little headroom for rounding
+_HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+# A header cell with nothing in it (the corner of a table) is an ordinary empty cell to a screen reader.
+_EMPTY_HEADER_CELL = re.compile(r"<th(\s[^>]*)?>\s*</th>")
+# Punctuation right after an inline formula stays on the formula's line.
+_MATH_THEN_PUNCTUATION = re.compile(r'(<img class="math"[^>]*>[.,;:!?)\]]+)')
+
 
 def _self_contained(fragment: str, note: Note) -> str:
     with_images = fragments.rewrite_images(fragment, lambda src: fragments.data_uri(note.path.parent / src))
-    return fragments.svg_math(with_images)
+    with_cells = _EMPTY_HEADER_CELL.sub(lambda m: f"<td{m.group(1) or ''}></td>", with_images)
+    with_math = fragments.svg_math(with_cells)
+    return _MATH_THEN_PUNCTUATION.sub(r'<span class="math-nowrap">\1</span>', with_math)
+
+
+def _rgb(colour: str) -> tuple[float, float, float]:
+    digits = colour.lstrip("#")
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    return (int(digits[0:2], 16) / 255, int(digits[2:4], 16) / 255, int(digits[4:6], 16) / 255)
+
+
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (linear(c) for c in rgb)
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast(first: str, second: str) -> float:
+    """The WCAG contrast ratio of two `#rrggbb` colours."""
+    light, dark = sorted((_luminance(_rgb(first)), _luminance(_rgb(second))), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def readable(colour: str, background: str, minimum: float = MIN_CONTRAST) -> str:
+    """`colour`, moved towards black (on a light background) or white (on a dark one) until it reads."""
+    target = 0.0 if _luminance(_rgb(background)) > 0.18 else 1.0
+    start = _rgb(colour)
+    for step in range(21):
+        share = step / 20
+        mixed = tuple(c + (target - c) * share for c in start)
+        candidate = "#" + "".join(f"{round(c * 255):02x}" for c in mixed)
+        if contrast(candidate, background) >= minimum:
+            return candidate
+    return "#000000" if target == 0.0 else "#ffffff"
+
+
+def readable_style(name: str) -> type[Style]:
+    """A Pygments style whose every token colour reaches `MIN_CONTRAST` on its background."""
+    base = get_style_by_name(name)
+    background = base.background_color or "#ffffff"
+    styles = {}
+    for token, definition in base.styles.items():
+        words = definition.split()
+        token_background = next((w[3:] for w in words if w.startswith("bg:") and _HEX_COLOUR.match(w[3:])), background)
+        words = [readable(w, token_background) if _HEX_COLOUR.match(w) else w for w in words]
+        styles[token] = " ".join(words)
+    return type(f"Readable{base.__name__}", (base,), {"styles": styles})
+
+
+def code_css() -> str:
+    """Code colours: the light style on screens in light mode and in print, the dark one in dark mode."""
+
+    def rules(style: str) -> str:
+        formatter = HtmlFormatter(style=readable_style(style))
+        defs: str = formatter.get_style_defs(".highlight")  # type: ignore[no-untyped-call]
+        return "\n".join(line for line in defs.splitlines() if line.startswith(".highlight"))
+
+    return (
+        f"@media print, (prefers-color-scheme: light) {{\n{rules(CODE_STYLE_LIGHT)}\n}}\n"
+        f"@media screen and (prefers-color-scheme: dark) {{\n{rules(CODE_STYLE_DARK)}\n}}\n"
+    )
 
 
 def html_of(deck: Deck, templates_dir: Path) -> str:
@@ -27,15 +105,13 @@ def html_of(deck: Deck, templates_dir: Path) -> str:
         for note in deck.notes
     ]
     tags = sorted({tag for note in deck.notes for tag in note.tags})
-    code_css = fragments.code_css([":root.dark"]) + "\n@media (prefers-color-scheme: dark) {\n"
-    code_css += fragments.code_css([":root:not(.light)"]).split("\n", 1)[1] + "\n}\n"
     return templating.render(
         env,
         "page.html.j2",
         deck=deck,
         notes=notes,
         tags=tags,
-        css=templating.read(templates_dir, "page.css") + "\n" + code_css,
+        css=templating.read(templates_dir, "page.css") + "\n" + code_css(),
         script=templating.read(templates_dir, "page.js"),
     )
 

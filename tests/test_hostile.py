@@ -1,0 +1,258 @@
+"""Hostile notes: nothing from outside the content folder may load into the PDF, the page or the deck.
+
+Each case adds one hostile line to a copy of a real note and runs the real command line. The build
+must fail (exit 1) naming the note and the line, with no traceback, and write nothing at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.fetcher import ContentOnlyFetcher, ResourceRefused
+from tests.conftest import ROOT, TEMPLATES
+
+NOTE = "54-*.md"
+SECRET = "root:x:0:0"  # the first line of /etc/passwd: must never appear in an output
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+
+HOSTILE_LINES = {
+    "link-attachment": "<link rel=attachment href=file:///etc/passwd>",
+    "a-rel-attachment": '<a rel="attachment" href="https://example.com/x.pdf">attached</a>',
+    "markdown-image-file-url": "![x](file:///etc/passwd)",
+    "markdown-image-traversal": "![x](../../etc/passwd)",
+    "markdown-image-absolute": "![x](/etc/passwd)",
+    "markdown-image-percent-traversal": "![x](%2e%2e/%2e%2e/etc/passwd)",
+    "markdown-image-http": "![x](http://127.0.0.1:9/x.png)",
+    "markdown-image-https": "![x](https://127.0.0.1:9/x.png)",
+    "markdown-image-protocol-relative": "![x](//127.0.0.1:9/x.png)",
+    "markdown-image-reference": "[hostile]: file:///etc/passwd\n\n![x][hostile]",
+    "html-img-https": '<img src="https://example.com/x.png" alt="x">',
+    "html-img-single-quotes": "<img src='file:///etc/passwd' alt='x'>",
+    "html-img-unquoted": "<img src=file:///etc/passwd alt=x>",
+    "html-img-entities": '<img src="&#102;ile:///etc/passwd" alt="x">',
+    "html-img-newline-in-scheme": '<img alt="x" src="fi\tle:///etc/passwd">',
+    "uppercase-and-spaces": 'Inline <IMG SRC = "file:///etc/passwd"> too.',
+    "style-import": "<style>@import url(file:///etc/passwd)</style>",
+    "style-attribute-url": '<div style="background:url(http://127.0.0.1:9/x)">hi</div>',
+    "style-attribute-escaped-url": '<div style="background:u\\72l(http://127.0.0.1:9/x)">hi</div>',
+    "style-attribute-entity-url": '<div style="background:u&#114;l(http://127.0.0.1:9/x)">hi</div>',
+    "style-attribute-image-set": '<div style="background-image:image-set(&quot;http://127.0.0.1:9/x&quot; 1x)">x</div>',
+    "iframe": '<iframe src="http://127.0.0.1:9/"></iframe>',
+    "object": '<object data="file:///etc/passwd"></object>',
+    "embed": '<embed src="file:///etc/passwd">',
+    "svg-image-href": '<svg><image href="file:///etc/passwd"/></svg>',
+    "svg-image-xlink-href": '<svg><image xlink:href="file:///etc/passwd"/></svg>',
+    "svg-use": '<svg><use href="http://127.0.0.1:9/s.svg#x"/></svg>',
+    "svg-filter-url": '<svg><rect width="9" height="9" filter="url(http://127.0.0.1:9/f.svg#f)"/></svg>',
+    "srcset": '<img alt="x" src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" srcset="http://127.0.0.1:9/a.png 2x">',
+    "srcset-in-attr-list": "![x](data:image/gif;base64,R0lGODlhAQABAAAAACw=){srcset='file:///etc/passwd 2x'}",
+    "video-poster": '<video poster="http://127.0.0.1:9/p.png"></video>',
+    "table-background": '<table background="file:///etc/passwd"><tr><td>x</td></tr></table>',
+    "comment-trick": "<!--><img src=file:///etc/passwd>-->",
+    "event-handler": '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="x" onerror="fetch(1)">',
+    "script": "<script>fetch('http://127.0.0.1:9/')</script>",
+    "base": '<base href="http://127.0.0.1:9/">',
+    "meta-refresh": '<meta http-equiv="refresh" content="0; url=http://127.0.0.1:9/">',
+    "svg-data-uri-with-file": (
+        '<img alt="x" src="data:image/svg+xml,%3Csvg xmlns=%22http://www.w3.org/2000/svg%22%3E'
+        '%3Cimage href=%22file:///etc/passwd%22/%3E%3C/svg%3E">'
+    ),
+    "backslash-path": "![x](..\\..\\etc\\passwd)",
+    "svg-animated-href": '<svg><image href="#x"><set attributeName="href" to="file:///etc/passwd"/></image></svg>',
+    # A figure inside the content folder, written so that the writers would not find it to inline it:
+    # the page and the deck would then load it as a path relative to wherever they are opened.
+    "local-image-single-quotes": "<img src='figure.png' alt='x'>",
+    "local-image-beside-a-decoy": '<img data-src="figure.png" src="figure.png" alt="x">',
+    "local-image-percent-escaped": "![x](figure%2Epng)",
+    "local-image-query": "![x](figure.png?v=1)",
+    "local-image-in-srcset": '<img src="figure.png" srcset="figure.png 2x" alt="x">',
+    "local-video": '<video src="figure.png"></video>',
+}
+
+
+def _build(content: Path, output: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "generator", "build", "--content", str(content), "--output", str(output)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "STUDYKIT_DEBUG"},
+    )
+
+
+def _add_line(note: Path, addition: str) -> int:
+    """Append `addition` to the note's full answer; return the file line of its first line."""
+    text = note.read_text(encoding="utf-8").rstrip("\n") + "\n\n"
+    line = text.count("\n") + 1
+    note.write_text(text + addition + "\n", encoding="utf-8")
+    return line
+
+
+def _assert_refused(result: subprocess.CompletedProcess[str], note: Path, line: int, output: Path) -> None:
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{note}:{line}: error:" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
+    assert not output.exists() or not any(output.iterdir()), "a failed build wrote something"
+    assert SECRET not in result.stdout + result.stderr
+
+
+@pytest.fixture
+def one_note(content_copy: Path) -> Path:
+    """The copy of the content folder with only the note the hostile lines go into: a faster build."""
+    for other in content_copy.glob("*.md"):
+        if not other.match(NOTE):
+            other.unlink()
+    (content_copy / "figure.png").write_bytes(PNG)
+    return content_copy
+
+
+@pytest.mark.parametrize("addition", list(HOSTILE_LINES.values()), ids=list(HOSTILE_LINES))
+def test_hostile_line_fails_the_build_at_its_line(one_note: Path, tmp_path: Path, addition: str) -> None:
+    note = next(one_note.glob(NOTE))
+    line = _add_line(note, addition)
+    output = tmp_path / "out"
+    _assert_refused(_build(one_note, output), note, line, output)
+
+
+def test_hostile_line_in_the_key_points_is_found_at_its_line(one_note: Path, tmp_path: Path) -> None:
+    note = next(one_note.glob(NOTE))
+    text = note.read_text(encoding="utf-8")
+    text = text.replace("## Key points\n", "## Key points\n\n- see ![x](http://127.0.0.1:9/x.png) here\n", 1)
+    note.write_text(text, encoding="utf-8")
+    line = text[: text.index("http://127.0.0.1:9")].count("\n") + 1
+    output = tmp_path / "out"
+    _assert_refused(_build(one_note, output), note, line, output)
+
+
+def test_the_same_hostile_line_twice_is_reported_at_both_lines(one_note: Path, tmp_path: Path) -> None:
+    note = next(one_note.glob(NOTE))
+    first = _add_line(note, "![x](file:///etc/passwd)")
+    second = _add_line(note, "![x](file:///etc/passwd)")
+    result = _build(one_note, tmp_path / "out")
+    _assert_refused(result, note, first, tmp_path / "out")
+    assert f"{note}:{second}: error:" in result.stderr
+
+
+def test_hostile_question_fails_the_build(one_note: Path, tmp_path: Path) -> None:
+    """Anki shows the question as HTML: an image in it would load from anywhere."""
+    note = next(one_note.glob(NOTE))
+    text = note.read_text(encoding="utf-8")
+    start = text.index("\nquestion:") + 1
+    end = text.index("\n", start)
+    text = text[:start] + "question: 'Why? <img src=\"http://127.0.0.1:9/q.png\">'" + text[end:]
+    note.write_text(text, encoding="utf-8")
+    line = text[:start].count("\n") + 1
+    output = tmp_path / "out"
+    _assert_refused(_build(one_note, output), note, line, output)
+
+
+def test_symlink_to_a_file_outside_is_refused(one_note: Path, tmp_path: Path) -> None:
+    os.symlink("/etc/passwd", one_note / "passwd.png")
+    os.symlink("/etc", one_note / "figures-elsewhere")
+    note = next(one_note.glob(NOTE))
+    line = _add_line(note, "![x](passwd.png)")
+    second = _add_line(note, "![y](figures-elsewhere/passwd)")
+    output = tmp_path / "out"
+    result = _build(one_note, output)
+    _assert_refused(result, note, line, output)
+    assert f"{note}:{second}: error:" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["figure.svg", "disguised.png"])
+def test_svg_figure_that_refers_outside_is_refused(one_note: Path, tmp_path: Path, name: str) -> None:
+    """WeasyPrint reads any image that is not a raster image as SVG, whatever its name: its inside is checked."""
+    (one_note / name).write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="10" height="10">'
+        '<image xlink:href="file:///etc/passwd" width="10" height="10"/></svg>\n',
+        encoding="utf-8",
+    )
+    note = next(one_note.glob(NOTE))
+    line = _add_line(note, f"![a figure]({name})")
+    output = tmp_path / "out"
+    result = _build(one_note, output)
+    _assert_refused(result, note, line, output)
+    assert name in result.stderr
+
+
+def test_hyperlinks_and_figures_inside_are_allowed(one_note: Path, tmp_path: Path) -> None:
+    """A link loads nothing; a figure in the content folder (plain or SVG with its own style) is fine."""
+    (one_note / "figures").mkdir(exist_ok=True)
+    (one_note / "figures" / "ok.svg").write_text(
+        '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+        "<style>rect { fill: #36c; }</style><defs><linearGradient id='g'/></defs>"
+        "<rect width='10' height='10' stroke='url(#g)'/></svg>\n",
+        encoding="utf-8",
+    )
+    note = next(one_note.glob(NOTE))
+    _add_line(
+        note,
+        "See [the paper](https://example.com/paper), <a href='mailto:me@example.com'>mail</a>, "
+        '[below](#q54), ![a square](figures/ok.svg), ![a dot](<figure.png>) and <img alt="dot" src="figure.png">.',
+    )
+    output = tmp_path / "out"
+    result = _build(one_note, output)
+    assert result.returncode == 0, result.stderr
+    page = next(output.glob("*.html")).read_text(encoding="utf-8")
+    assert 'href="https://example.com/paper"' in page and "data:image/svg+xml;base64," in page
+    assert 'src="figure.png"' not in page and "data:image/png;base64," in page
+
+
+# The fetcher WeasyPrint loads through: the last line of defence for the PDF.
+
+
+@pytest.fixture
+def fetcher(content_copy: Path) -> ContentOnlyFetcher:
+    return ContentOnlyFetcher([content_copy, TEMPLATES])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "FILE:///etc/passwd",
+        "file://localhost/etc/passwd",
+        "http://127.0.0.1:9/",
+        "https://127.0.0.1:9/x.png",
+        "ftp://127.0.0.1:9/x",
+        "file:///etc/passwd%00.png",
+    ],
+)
+def test_fetcher_refuses_outside(fetcher: ContentOnlyFetcher, url: str) -> None:
+    with pytest.raises(ResourceRefused):
+        fetcher.fetch(url)
+
+
+def test_fetcher_refuses_a_path_escaping_the_content_folder(fetcher: ContentOnlyFetcher, content_copy: Path) -> None:
+    escaping = content_copy.as_uri() + "/../../../../../../etc/passwd"
+    with pytest.raises(ResourceRefused):
+        fetcher.fetch(escaping)
+    with pytest.raises(ResourceRefused):
+        fetcher.fetch(content_copy.as_uri() + "/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd")
+
+
+def test_fetcher_refuses_a_symlink_out(fetcher: ContentOnlyFetcher, content_copy: Path) -> None:
+    os.symlink("/etc/passwd", content_copy / "passwd.png")
+    with pytest.raises(ResourceRefused):
+        fetcher.fetch((content_copy / "passwd.png").as_uri())
+
+
+def test_fetcher_allows_data_uris_and_files_inside(fetcher: ContentOnlyFetcher, content_copy: Path) -> None:
+    response = fetcher.fetch("data:text/plain;base64,aGVsbG8=")
+    assert response.read() == b"hello"
+    inside = next(content_copy.glob(NOTE))
+    response = fetcher.fetch(inside.as_uri())
+    try:
+        assert response.read() == inside.read_bytes()
+    finally:
+        response.close()
+    template = fetcher.fetch((TEMPLATES / "cheatsheet.css").as_uri())
+    template.close()

@@ -1,0 +1,165 @@
+"""The study page is valid HTML (W3C Nu checker), accessible (axe-core) in both colour schemes, and fits a phone.
+
+The checkers come from the npm registry, pinned in tools/package.json: `npm ci --prefix tools`
+(.ci/run does it) puts them in tools/node_modules. Without them, or without java or chromium,
+these tests are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser import chromium_browser, needs_chromium
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_MODULES = ROOT / "tools" / "node_modules"
+VNU_JAR = NODE_MODULES / "vnu-jar" / "build" / "dist" / "vnu.jar"
+AXE_JS = NODE_MODULES / "axe-core" / "axe.min.js"
+JAVA = shutil.which("java")
+ARTIFACTS = ROOT / "tests" / "artifacts" / "page"
+PHONE_WIDTH = 390
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": PHONE_WIDTH, "height": 844}
+
+needs_vnu = pytest.mark.skipif(
+    JAVA is None or not VNU_JAR.is_file(),
+    reason="the Nu HTML checker needs java and tools/node_modules/vnu-jar (run: npm ci --prefix tools)",
+)
+needs_axe = pytest.mark.skipif(
+    not AXE_JS.is_file(), reason="axe-core is not installed in tools/node_modules (run: npm ci --prefix tools)"
+)
+
+
+@needs_vnu
+def test_nu_html_checker_finds_no_error(outputs: dict[str, Path]) -> None:
+    assert JAVA is not None
+    run = subprocess.run(
+        [JAVA, "-jar", str(VNU_JAR), "--errors-only", "--format", "json", str(outputs["html"])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # vnu writes its report to stderr and exits 1 when it found an error.
+    report = json.loads(run.stderr or run.stdout)
+    errors = [
+        f"line {m.get('lastLine', '?')}: {m['message']} [{m.get('extract', '')[:120]!r}]"
+        for m in report["messages"]
+        if m["type"] in ("error", "non-document-error")
+    ]
+    assert errors == [], "\n".join(errors)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium_browser() as instance:
+        yield instance
+
+
+def _open(browser: Any, page: Path, scheme: str, viewport: dict[str, int]) -> Any:
+    context = browser.new_context(color_scheme=scheme, viewport=viewport)
+    tab = context.new_page()
+    tab.goto(page.as_uri())
+    tab.wait_for_load_state("load")
+    return tab
+
+
+def _describe(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['impact']}: {violation['id']}: {violation['help']} ({len(violation['nodes'])} nodes)")
+        for node in violation["nodes"][:5]:
+            summary = " ".join(node.get("failureSummary", "").split())
+            lines.append(f"    {node['target']}: {summary[:300]}")
+    return "\n".join(lines)
+
+
+@needs_chromium
+@needs_axe
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_violation(
+    browser: Any, outputs: dict[str, Path], scheme: str, viewport: dict[str, int]
+) -> None:
+    tab = _open(browser, outputs["html"], scheme, viewport)
+    try:
+        tab.add_script_tag(path=str(AXE_JS))
+        result = tab.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    finally:
+        tab.context.close()
+    serious = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == [], f"axe in {scheme} mode at {viewport['width']} px:\n" + _describe(serious)
+
+
+@needs_chromium
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_horizontal_overflow_on_a_phone(browser: Any, outputs: dict[str, Path], scheme: str) -> None:
+    tab = _open(browser, outputs["html"], scheme, PHONE)
+    try:
+        width = tab.evaluate("document.documentElement.scrollWidth")
+        culprits = tab.evaluate(
+            """limit => Array.from(document.querySelectorAll('body *'))
+                .filter(e => e.getBoundingClientRect().right > limit + 1)
+                .filter(e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+                    if (getComputedStyle(a).overflowX !== 'visible') return false; } return true; })
+                .slice(0, 10).map(e => e.outerHTML.slice(0, 160))""",
+            PHONE_WIDTH,
+        )
+    finally:
+        tab.context.close()
+    assert width <= PHONE_WIDTH, f"page is {width} px wide on a {PHONE_WIDTH} px phone; too wide: {culprits}"
+
+
+@needs_chromium
+def test_contents_start_closed_on_a_phone_and_open_on_a_desktop(browser: Any, outputs: dict[str, Path]) -> None:
+    tab = _open(browser, outputs["html"], "light", PHONE)
+    try:
+        assert not tab.is_visible('.toc a[href="#q51"]')
+        first_question = tab.eval_on_selector("#q51", "e => e.getBoundingClientRect().top")
+        assert first_question < PHONE["height"], "the first question is not on the phone's first screen"
+        tab.click(".toc-toggle")
+        assert tab.is_visible('.toc a[href="#q65"]')
+        tab.click('.toc a[href="#q60"]')
+        assert tab.evaluate("location.hash") == "#q60"
+        assert 0 <= tab.eval_on_selector("#q60", "e => e.getBoundingClientRect().top") < PHONE["height"] / 2
+        tab.set_viewport_size(DESKTOP)
+        tab.wait_for_function("document.getElementById('toc-box').open")
+        assert tab.is_visible('.toc a[href="#q51"]') and not tab.is_visible(".toc-toggle")
+    finally:
+        tab.context.close()
+
+
+@needs_chromium
+def test_a_code_block_that_scrolls_takes_keyboard_focus(browser: Any, outputs: dict[str, Path]) -> None:
+    tab = _open(browser, outputs["html"], "light", PHONE)
+    try:
+        state = tab.eval_on_selector_all(
+            ".highlight",
+            "els => els.map(e => [e.scrollWidth > e.clientWidth + 1, e.getAttribute('tabindex')])",
+        )
+    finally:
+        tab.context.close()
+    assert any(scrolls for scrolls, _ in state), "expected some code to be wider than a phone"
+    assert all((tabindex == "0") == scrolls for scrolls, tabindex in state), state
+
+
+@needs_chromium
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_screenshot(browser: Any, outputs: dict[str, Path], scheme: str, viewport: dict[str, int]) -> None:
+    """A picture for a person to look at, saved under tests/artifacts/page/ (git-ignored)."""
+    tab = _open(browser, outputs["html"], scheme, viewport)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    target = ARTIFACTS / f"page-{scheme}-{viewport['width']}.png"
+    try:
+        tab.screenshot(path=str(target))
+    finally:
+        tab.context.close()
+    assert target.stat().st_size > 10_000
