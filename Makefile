@@ -29,6 +29,11 @@ $(OUTPUTS) &: $(INSTALLED) $(SOURCES) $(FIGURES)
 content/figures/%.svg: content/figures/src/%.py content/figures/src/common.py | $(INSTALLED)
 	$(BIN)/python $<
 
+# Synthetic banks of 100 and 1,000 notes: stage times, memory, and the issue-6 targets (bench/README.md).
+# 5,000 notes takes far longer than 15 minutes here: make bench BENCH_ARGS="--sizes 100,1000,5000".
+bench: $(INSTALLED)
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
 check: $(INSTALLED)
 	$(BIN)/studykit check --content content
 

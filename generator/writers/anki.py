@@ -144,13 +144,15 @@ def cloze_guid(note: Note, index: int) -> str:
     return str(genanki.guid_for(note.id, "cloze", index))
 
 
-def source_time(note: Note, deck: Deck, templates_dir: Path) -> int:
-    """When this note's output last could have changed: SOURCE_DATE_EPOCH, else its sources' newest mtime."""
+def source_time(note: Note, shared_time: int, deck: Deck) -> int:
+    """When this note's output last could have changed: SOURCE_DATE_EPOCH, else its sources' newest mtime.
+
+    `shared_time` is the newest time of what every note depends on (deck file, card templates).
+    """
     if epoch := os.environ.get("SOURCE_DATE_EPOCH"):
         return int(epoch)
-    sources = [note.path, deck.location.path, *(deck.content_dir / m for m in note.media)]
-    sources += sorted((templates_dir / "anki").glob("*"))
-    return int(max(path.stat().st_mtime for path in sources if path.exists()))
+    own = [note.path, *(deck.content_dir / m for m in note.media)]
+    return max([shared_time, *(int(path.stat().st_mtime) for path in own)])
 
 
 def read_package(path: Path) -> dict[str, PackedNote]:
@@ -200,8 +202,9 @@ def write(deck: Deck, target: Path, templates_dir: Path, previous_package: Path 
         elif modified != previous[guid].modified:
             changes.changed.append(label)
 
+    shared_time = shared_source_time(deck, templates_dir)
     for position, note in enumerate(deck.notes):
-        base = source_time(note, deck, templates_dir)
+        base = source_time(note, shared_time, deck)
         tags = list(note.tags)
         add(basic_type, str(genanki.guid_for(note.id)), fields_of(note, deck), tags, position * _DUE_STRIDE, base)
         for index, item in enumerate(note.clozes, start=1):
@@ -219,15 +222,17 @@ def write(deck: Deck, target: Path, templates_dir: Path, previous_package: Path 
         if guid not in written:
             changes.removed.append(" ".join(gone.fields[:2])[:100])
             changes.removed_searches.append(f'"deck:{deck.title}" "Number:{gone.fields[0]}"')
-    package_time = max([*times, source_time_of_templates(templates_dir)])
+    package_time = max([*times, shared_time])
     _write_package(genanki.Package(anki_deck), media, target, package_time)
     return changes
 
 
-def source_time_of_templates(templates_dir: Path) -> int:
+def shared_source_time(deck: Deck, templates_dir: Path) -> int:
+    """The newest mtime of the files every note's fields and cards depend on: deck file and card templates."""
     if epoch := os.environ.get("SOURCE_DATE_EPOCH"):
         return int(epoch)
-    return int(max(path.stat().st_mtime for path in (templates_dir / "anki").glob("*")))
+    shared = [deck.location.path, *(templates_dir / "anki").glob("*")]
+    return int(max(path.stat().st_mtime for path in shared))
 
 
 def _write_package(package: genanki.Package, media: dict[str, Path], target: Path, timestamp: float) -> None:
