@@ -7,18 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+from anki.collection import Collection
 
 from generator import build as pipeline
 from generator.writers import anki as anki_writer
+from tests.test_anki_deck import import_package
 
 TEX_OUTSIDE_DELIMITERS = re.compile(r"\\(frac|sum|log|sqrt|mathbf|odot|tanh|hat|tilde)\b")
-
-
-def import_package(collection: Collection, package: Path) -> None:
-    collection.import_anki_package(
-        ImportAnkiPackageRequest(package_path=str(package), options=ImportAnkiPackageOptions(with_scheduling=False))
-    )
 
 
 @pytest.fixture

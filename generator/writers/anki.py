@@ -87,36 +87,38 @@ def _css(templates_dir: Path) -> str:
     return templating.read(templates_dir, "anki/card.css") + "\n" + fragments.code_css(NIGHT_MODE_SCOPES)
 
 
-def note_type(templates_dir: Path) -> genanki.Model:
+def _model(
+    templates_dir: Path, model_id: int, name: str, fields: list[str], card: str, template: str, **options: Any
+) -> genanki.Model:
+    """A note type whose card `card` is drawn by templates/anki/<template>_front.html and _back.html."""
     return genanki.Model(
-        NOTE_TYPE_ID,
-        NOTE_TYPE_NAME,
-        fields=[{"name": name} for name in FIELDS],
+        model_id,
+        name,
+        fields=[{"name": field_name} for field_name in fields],
         templates=[
             {
-                "name": CARD_NAME,
-                "qfmt": templating.read(templates_dir, "anki/front.html"),
-                "afmt": templating.read(templates_dir, "anki/back.html"),
+                "name": card,
+                "qfmt": templating.read(templates_dir, f"anki/{template}front.html"),
+                "afmt": templating.read(templates_dir, f"anki/{template}back.html"),
             }
         ],
         css=_css(templates_dir),
-        sort_field_index=0,
+        **options,
     )
 
 
+def note_type(templates_dir: Path) -> genanki.Model:
+    return _model(templates_dir, NOTE_TYPE_ID, NOTE_TYPE_NAME, FIELDS, CARD_NAME, "", sort_field_index=0)
+
+
 def cloze_type(templates_dir: Path) -> genanki.Model:
-    return genanki.Model(
+    return _model(
+        templates_dir,
         CLOZE_TYPE_ID,
         CLOZE_TYPE_NAME,
-        fields=[{"name": name} for name in CLOZE_FIELDS],
-        templates=[
-            {
-                "name": CLOZE_CARD_NAME,
-                "qfmt": templating.read(templates_dir, "anki/cloze_front.html"),
-                "afmt": templating.read(templates_dir, "anki/cloze_back.html"),
-            }
-        ],
-        css=_css(templates_dir),
+        CLOZE_FIELDS,
+        CLOZE_CARD_NAME,
+        "cloze_",
         model_type=genanki.Model.CLOZE,
         sort_field_index=1,
     )
