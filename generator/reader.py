@@ -99,7 +99,8 @@ def read_deck(
     converter = markup.new_converter()
     notes = [note for path in note_paths if (note := _read_note(path, content_dir, converter, collector))]
     _check_unique(notes, collector)
-    _check_unused_images(content_dir, notes, collector)
+    if not collector.errors:  # a note that failed to read would make its own images look unused
+        _check_unused_images(content_dir, notes, collector)
     read_done = time.perf_counter()
     _check_math(notes, collector, jobs, progress)
     if timings is not None:
