@@ -149,8 +149,13 @@ def _yaml_mapping(
     as: an id `000123` or `0123` (octal to YAML) must not become 123 or 83.
     """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # One parse: the node tree gives each key's line, and the same loader builds the values from it.
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as error:
         # The context mark is where the broken construct began, which is where the user must look.
         mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
@@ -275,7 +280,15 @@ def _read_note(path: Path, content_dir: Path, converter: Any, collector: _Collec
     formulas = _locate_formulas(
         path, text, [key_points_html, answer_html, *(item.html for item in clozes)], key_points_line
     )
-    media = _check_resources(path, text, content_dir, key_points_html + answer_html, key_points_line, collector)
+    media = _check_resources(
+        path,
+        text,
+        content_dir,
+        "".join([key_points_html, answer_html, *(item.html for item in clozes)]),
+        question,
+        key_points_line,
+        collector,
+    )
     for fragment, line in ((key_points_html, key_points_line), (answer_html, answer_line)):
         for stray in markup.stray_dollars(fragment):
             collector.error(
@@ -495,7 +508,7 @@ def _offset_of_line(text: str, line: int) -> int:
 
 
 def _check_resources(
-    path: Path, text: str, content_dir: Path, fragment: str, body_line: int, collector: _Collector
+    path: Path, text: str, content_dir: Path, body_html: str, question: str, body_line: int, collector: _Collector
 ) -> tuple[Path, ...]:
     """Nothing in a note may load from outside the content folder, in any output; return the files it uses.
 
@@ -503,23 +516,13 @@ def _check_resources(
     decoded, comments opened up), not only the tags Markdown writes. The only references allowed
     are `#anchors`, `data:` URIs (an SVG one is checked inside too), `<img src>` of a file inside
     the content folder (an SVG file is checked inside too) and hyperlinks, which load nothing.
-    The note is checked as given and as its whole body renders, so no section escapes the check,
-    and its question, which Anki shows as HTML, is checked too.
+    `body_html` is every section as the outputs render it (text outside the sections is already an
+    error); the question is checked too, since Anki shows it as HTML.
     """
     scan = _ResourceScan(path, text, content_dir.resolve(), body_line, collector)
-    scan.fragment(fragment)
-    lines = text.split("\n")
-    end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), 0)
-    if end:
-        scan.restart(body_line)
-        scan.fragment(markup.to_html(markup.new_converter(), "\n".join(lines[end + 1 :])))
-        try:
-            question = yaml.safe_load("\n".join(lines[1:end])).get("question")
-        except (yaml.YAMLError, AttributeError):
-            question = None
-        if isinstance(question, str):
-            scan.restart(_find_line(path, text, "question:", 1).line)
-            scan.fragment(question, allow_files=False)
+    scan.fragment(body_html)
+    scan.restart(_find_line(path, text, "question:", 1).line)
+    scan.fragment(question, allow_files=False)
     return tuple(dict.fromkeys(scan.media))
 
 
