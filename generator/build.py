@@ -76,7 +76,7 @@ def build(
         "apkg": lambda target: changes.append(
             anki.write(deck, target, templates_dir, previous_package=output_path(deck, output_dir, "apkg"))
         ),
-        "pdf": lambda target: pdf.write(deck, target, templates_dir, timestamp, paper),
+        "pdf": lambda target: pdf.write(deck, target, templates_dir, timestamp, paper, jobs),
         "html": lambda target: page.write(deck, target, templates_dir),
         "full.pdf": lambda target: booklet.write(deck, target, templates_dir, timestamp, paper),
         "cards.pdf": lambda target: cards.write(deck, target, templates_dir, timestamp, paper),

@@ -63,12 +63,17 @@ def unknown_commands(tex: str) -> list[str]:
     return sorted(set(_UNKNOWN_COMMAND.findall(mathml)))
 
 
-def cache_dir() -> Path:
-    """Where rendered formulas are kept between runs: $STUDYKIT_CACHE_DIR, else the user's cache folder."""
+def cache_root() -> Path:
+    """Where studykit keeps what it rendered between runs: $STUDYKIT_CACHE_DIR, else the user's cache folder."""
     if configured := os.environ.get("STUDYKIT_CACHE_DIR"):
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "studykit" / "math"
+    return Path(base) / "studykit"
+
+
+def cache_dir() -> Path:
+    """Where rendered formulas are kept."""
+    return cache_root() / "math"
 
 
 def _cache_key(tex: str, display: bool) -> str:

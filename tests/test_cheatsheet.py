@@ -18,6 +18,7 @@ from pypdf import PdfReader
 from generator import build as pipeline
 from generator.markup import MATH_SPAN
 from generator.model import Note
+from generator.writers import pdf as pdf_writer
 from tests.conftest import CONTENT
 
 EPOCH = 1_700_000_000  # 2023-11-14T22:13:20Z
@@ -28,12 +29,23 @@ LETTER = (612.0, 792.0)
 BAND = 12 * MM
 
 
-@pytest.fixture(scope="module")
-def sheet(tmp_path_factory: pytest.TempPathFactory) -> tuple[pipeline.BuildReport, Path]:
-    """The cheat sheet alone, built with SOURCE_DATE_EPOCH set."""
+@pytest.fixture(scope="module", params=["one part", "joined parts"])
+def sheet(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[pipeline.BuildReport, Path]:
+    """The cheat sheet alone, built with SOURCE_DATE_EPOCH set; every test below runs on both shapes.
+
+    A bank of hundreds of notes is rendered in parts and joined; "joined parts" cuts the fifteen
+    notes into parts of eight and seven so that the joined file meets every check the whole one does.
+    """
     output = tmp_path_factory.mktemp("cheatsheet")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+        if request.param == "joined parts":
+            patch.setattr(pdf_writer, "_PART_MIN", 8)
+            patch.setattr(pdf_writer, "_PART_SPREAD", 1)
+            patch.setattr(pdf_writer, "_PART_MAX", 8)
+            assert [len(part) for part in pdf_writer.parts_of(pipeline.check(CONTENT).deck.notes)] == [8, 7]
         report = pipeline.build(CONTENT, output, ("pdf",))
     (path,) = report.written
     return report, path
@@ -186,8 +198,10 @@ def test_header_and_footer_on_every_page(sheet: tuple[pipeline.BuildReport, Path
             footer = " ".join(
                 (page.crop((0, page.height - BAND, page.width, page.height)).extract_text() or "").split()
             )
+            # The bottom-right corner, word by word left to right (the credit beside it wraps onto two lines).
+            corner = page.crop((page.width * 0.8, page.height - BAND, page.width, page.height)).extract_words()
             assert report.deck.title in header, (number, header)
-            assert f"page {number} of {total}" in footer, (number, footer)
+            assert " ".join(w["text"] for w in sorted(corner, key=lambda w: w["x0"])) == f"page {number} of {total}"
             assert "julyedu" in footer and "CC BY-SA 4.0" in footer and "ld246.com" in footer, (number, footer)
 
 

@@ -6,49 +6,233 @@ content-only fetcher, and display formulas shrunk to fit a measure.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
 import re
+import tempfile
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import weasyprint
 
-from generator import fragments, templating
+from generator import fragments, mathrender, pdfjoin, templating
 from generator.errors import OutputError
 from generator.fetcher import ContentOnlyFetcher, ResourceRefused
-from generator.model import Deck
+from generator.model import Deck, Note
 
 PAGE_SIZES = {"a4": "A4", "letter": "letter"}
 # Tagged PDF/UA-1: structure tree, /Lang, document title shown, fonts embedded.
 PDF_OPTIONS: dict[str, Any] = {"pdf_variant": "pdf/ua-1", "uncompressed_pdf": False}
+_WEASYPRINT_VERSION = version("weasyprint")
+# Notes per part of the sheet: at least _PART_MIN, then a boundary with probability 1/_PART_SPREAD
+# after each note, at most _PART_MAX. About a hundred notes: ~20 pages, ~100 MB to lay out.
+_PART_MIN, _PART_SPREAD, _PART_MAX = 32, 64, 192
 _DISPLAY_MATH = re.compile(r'<div class="math-display">(?P<image><img [^>]*?style="width:(?P<width>[\d.]+)em;)')
 
 
-def html_of(deck: Deck, templates_dir: Path, timestamp: float, paper: str = "a4") -> str:
+def _sheet_html(
+    deck: Deck,
+    notes: Sequence[Note],
+    templates_dir: Path,
+    paper: str,
+    *,
+    first_part: bool,
+    numbered: bool,
+    timestamp: float | None,
+) -> str:
     env = templating.environment(templates_dir)
-    notes = [
+    entries = [
         {
             "number": note.number,
             "question": note.question,
-            "tags": note.tags,
             "key_points": fragments.svg_math(note.key_points_html),
         }
-        for note in deck.notes
+        for note in notes
     ]
     return templating.render(
         env,
         "cheatsheet.html.j2",
         deck=deck,
-        notes=notes,
+        notes=entries,
+        question_count=len(deck.notes),
+        first_part=first_part,
+        numbered=numbered,
+        keywords=keywords_of(deck),
         css=templating.read(templates_dir, "cheatsheet.css"),
         page_size=PAGE_SIZES[paper],
-        created=datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        created=None if timestamp is None else _iso(timestamp),
     )
 
 
-def write(deck: Deck, target: Path, templates_dir: Path, timestamp: float, paper: str = "a4") -> None:
-    document = html_of(deck, templates_dir, timestamp, paper)
-    write_html_as_pdf(document, deck, target, templates_dir)
+def html_of(deck: Deck, templates_dir: Path, timestamp: float, paper: str = "a4") -> str:
+    """The whole cheat sheet as one HTML document: what WeasyPrint alone would be given."""
+    return _sheet_html(deck, deck.notes, templates_dir, paper, first_part=True, numbered=True, timestamp=timestamp)
+
+
+def part_html(deck: Deck, notes: Sequence[Note], first_part: bool, templates_dir: Path, paper: str = "a4") -> str:
+    """One part of the sheet: no page numbers and no dates, so it only changes when its notes do."""
+    return _sheet_html(deck, notes, templates_dir, paper, first_part=first_part, numbered=False, timestamp=None)
+
+
+def numbers_html(deck: Deck, pages: int, templates_dir: Path, paper: str = "a4") -> str:
+    return templating.render(
+        templating.environment(templates_dir),
+        "cheatsheet-numbers.html.j2",
+        deck=deck,
+        pages=pages,
+        css=templating.read(templates_dir, "cheatsheet.css"),
+        page_size=PAGE_SIZES[paper],
+    )
+
+
+def keywords_of(deck: Deck) -> str:
+    return ", ".join(dict.fromkeys(tag for note in deck.notes for tag in note.tags))
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parts_of(notes: Sequence[Note]) -> list[list[Note]]:
+    """The notes cut into parts of about a hundred, each rendered and cached on its own.
+
+    A part ends after a note whose id hashes to a boundary (content-defined, as rsync and
+    backup tools cut files), so adding or removing a note changes its own part only instead
+    of shifting every later boundary; the size limits keep parts neither tiny nor huge.
+    """
+    parts: list[list[Note]] = []
+    current: list[Note] = []
+    for note in notes:
+        current.append(note)
+        boundary = int(hashlib.sha256(note.id.encode("utf-8")).hexdigest()[:8], 16) % _PART_SPREAD == 0
+        if len(current) >= _PART_MAX or (len(current) >= _PART_MIN and boundary):
+            parts.append(current)
+            current = []
+    if current:
+        parts.append(current)
+    return parts
+
+
+def write(deck: Deck, target: Path, templates_dir: Path, timestamp: float, paper: str = "a4", jobs: int = 1) -> None:
+    """Render each part not in the cache (on `jobs` processes), then join the parts and number the pages.
+
+    A rebuild after editing one note re-renders that note's part only; memory stays that of one part.
+    """
+    with _part_cache(deck, paper) as cache:
+        documents: dict[Path, str] = {}
+        for index, notes in enumerate(parts_of(deck.notes)):
+            document = part_html(deck, notes, index == 0, templates_dir, paper)
+            documents[cache.path_for(document, _media_digest(deck, notes))] = document
+        parts = list(documents)
+        # A part not cached, or cached but unreadable (a damaged file), is rendered afresh.
+        counts = {path: pdfjoin.pages_in(path) for path in parts}
+        _render_all(
+            {path: documents[path] for path, count in counts.items() if count is None},
+            deck,
+            target,
+            templates_dir,
+            jobs,
+        )
+        pages = sum(count if count is not None else pdfjoin.pages_in(path) or 0 for path, count in counts.items())
+        numbers_document = numbers_html(deck, pages, templates_dir, paper)
+        numbers = cache.path_for(numbers_document, "")
+        if pdfjoin.pages_in(numbers) != pages:
+            _render_all({numbers: numbers_document}, deck, target, templates_dir, jobs=1, options={})
+        metadata = pdfjoin.Metadata(keywords=keywords_of(deck), created=timestamp)
+        try:
+            pdfjoin.join(parts, target, metadata, page_numbers=numbers)
+        except pdfjoin.JoinError as error:
+            raise OutputError(f"{target.name}: {error}") from error
+        cache.keep_only([*parts, numbers])
+
+
+def _media_digest(deck: Deck, notes: Sequence[Note]) -> str:
+    """The images a part may draw, by content: the HTML names them but does not hold them."""
+    digest = hashlib.sha256()
+    for note in notes:
+        for relative in note.media:
+            digest.update(relative.as_posix().encode("utf-8"))
+            with contextlib.suppress(OSError):
+                digest.update(hashlib.sha256((deck.content_dir / relative).read_bytes()).digest())
+    return digest.hexdigest()
+
+
+class _PartCache:
+    def __init__(self, folder: Path, prefix: str) -> None:
+        self.folder = folder
+        self.prefix = prefix
+
+    def path_for(self, document: str, extra: str) -> Path:
+        material = "\0".join([document, extra, _WEASYPRINT_VERSION, json.dumps(PDF_OPTIONS, sort_keys=True)])
+        return self.folder / f"{self.prefix}{hashlib.sha256(material.encode('utf-8')).hexdigest()[:32]}.pdf"
+
+    def keep_only(self, used: list[Path]) -> None:
+        """Forget this deck's parts the build no longer uses, so the cache does not grow with every edit."""
+        for stale in set(self.folder.glob(f"{self.prefix}*.pdf")) - set(used):
+            stale.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _part_cache(deck: Deck, paper: str) -> Iterator[_PartCache]:
+    folder = mathrender.cache_root() / "pdf"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError:  # no writable cache: parts live for this build only
+        with tempfile.TemporaryDirectory(prefix="studykit-sheet-") as scratch:
+            yield _PartCache(Path(scratch), f"{deck.slug}-{paper}-")
+        return
+    yield _PartCache(folder, f"{deck.slug}-{paper}-")
+
+
+def _render_all(
+    documents: dict[Path, str],
+    deck: Deck,
+    target: Path,
+    templates_dir: Path,
+    jobs: int,
+    options: dict[str, Any] = PDF_OPTIONS,
+) -> None:
+    roots = [str(deck.content_dir), str(templates_dir)]
+    base_url = str(deck.content_dir.resolve()) + "/"
+    tasks = [(document, base_url, roots, str(path), options) for path, document in documents.items()]
+    if jobs > 1 and len(tasks) > 1:
+        # spawn, not fork: a forked worker would carry the whole deck and every formula with it.
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context) as pool:
+            errors = list(pool.map(_render_part, tasks))
+    else:
+        errors = [_render_part(task) for task in tasks]
+    for error in errors:
+        if error:
+            raise OutputError(f"{target.name}: {error}")
+
+
+def _render_part(task: tuple[str, str, list[str], str, dict[str, Any]]) -> str | None:
+    """Worker: render one HTML document to `path` (atomically); the error message, if any."""
+    document, base_url, roots, path, options = task
+    temporary = f"{path}.{os.getpid()}.tmp"
+    fetcher = ContentOnlyFetcher([Path(root) for root in roots])
+    try:
+        weasyprint.HTML(string=document, base_url=base_url, url_fetcher=fetcher).write_pdf(temporary, **options)
+        os.replace(temporary, path)
+    except ResourceRefused as error:
+        return str(error)
+    except OSError as error:
+        return f"cannot write {path}: {error.strerror}"
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+    return None
 
 
 def write_html_as_pdf(document: str, deck: Deck, target: Path, templates_dir: Path) -> None:

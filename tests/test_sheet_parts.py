@@ -1,0 +1,185 @@
+"""The cheat sheet of a long bank: rendered in parts, cached by content, joined with tags intact.
+
+The parts here are small (a few notes) so that the fifteen real notes make several of them; the
+writer's real sizes only change how many.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+import pytest
+from pypdf import PdfReader
+
+from generator import build as pipeline
+from generator import pdfjoin
+from generator.errors import Location
+from generator.model import Note
+from generator.writers import pdf as pdf_writer
+from tests.conftest import CONTENT
+
+EPOCH = 1_700_000_000
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[list[str]]:
+    """Parts of four notes, a private cache, and the list of parts each build rendered (by first question)."""
+    monkeypatch.setattr(pdf_writer, "_PART_MIN", 4)
+    monkeypatch.setattr(pdf_writer, "_PART_SPREAD", 1)
+    monkeypatch.setattr(pdf_writer, "_PART_MAX", 4)
+    monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+    rendered: list[str] = []
+    real = pdf_writer._render_part
+
+    def recording(task: tuple[str, str, list[str], str, dict[str, Any]]) -> str | None:
+        numbers = re.findall(r'<span class="number">(\d+)</span>', task[0])
+        rendered.append(numbers[0] if numbers else "page numbers")
+        return real(task)
+
+    monkeypatch.setattr(pdf_writer, "_render_part", recording)
+    yield rendered
+
+
+def _copy_content(tmp_path: Path) -> Path:
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT, content)
+    return content
+
+
+def _sheet(content: Path, output: Path) -> Path:
+    return pipeline.build(content, output, ("pdf",)).written[0]
+
+
+def test_parts_follow_note_ids_so_an_insertion_moves_one_boundary() -> None:
+    notes = [_note(f"note-{i:04d}") for i in range(2000)]
+    parts = pdf_writer.parts_of(notes)
+    assert [note for part in parts for note in part] == notes
+    sizes = [len(part) for part in parts]
+    assert all(pdf_writer._PART_MIN <= size <= pdf_writer._PART_MAX for size in sizes[:-1]), sizes
+    assert 50 <= sum(sizes) / len(sizes) <= 150, sizes
+
+    inserted = [*notes[:1000], _note("a-new-note"), *notes[1000:]]
+    before = {tuple(n.id for n in part) for part in parts}
+    after = {tuple(n.id for n in part) for part in pdf_writer.parts_of(inserted)}
+    assert len(after - before) <= 2, "only the part that took the new note (and the one after it) may change"
+
+
+def _note(identifier: str) -> Note:
+    here = Location(Path("x.md"), 1)
+    return Note(identifier, 1, "q", (), "", "", (), here, here, here)
+
+
+def test_rebuild_renders_only_the_edited_part_and_forgets_the_old_one(small_parts: list[str], tmp_path: Path) -> None:
+    content = _copy_content(tmp_path)
+    output = tmp_path / "build"
+    first = _sheet(content, output)
+    assert small_parts == ["51", "55", "59", "63", "page numbers"]
+    cached_before = set((tmp_path / "cache" / "pdf").iterdir())
+
+    small_parts.clear()
+    same = first.read_bytes()
+    assert _sheet(content, output).read_bytes() == same
+    assert small_parts == [], "an unchanged deck renders nothing"
+
+    small_parts.clear()
+    note = next(content.glob("60-*.md"))
+    note.write_text(
+        note.read_text(encoding="utf-8").replace("## Key points\n", "## Key points\n\n- An added point.\n", 1)
+    )
+    edited = _sheet(content, output)
+    assert small_parts == ["59"], "only the part holding question 60 is laid out again"
+    assert "An added point." in "".join(page.extract_text() for page in PdfReader(edited).pages)
+    cached_after = set((tmp_path / "cache" / "pdf").iterdir())
+    assert len(cached_after) == len(cached_before), "the edited part's old file left the cache"
+
+
+def test_a_damaged_cache_entry_is_rendered_again(small_parts: list[str], tmp_path: Path) -> None:
+    content = _copy_content(tmp_path)
+    good = _sheet(content, tmp_path / "a").read_bytes()
+    for part in (tmp_path / "cache" / "pdf").glob("*.pdf"):
+        part.write_bytes(b"%PDF-1.7 truncated")
+    small_parts.clear()
+    assert _sheet(content, tmp_path / "b").read_bytes() == good
+    assert "51" in small_parts
+
+
+def test_joined_tags_outline_and_links_point_into_the_joined_file(small_parts: list[str], tmp_path: Path) -> None:
+    path = _sheet(_copy_content(tmp_path), tmp_path / "build")
+    with pikepdf.open(path) as pdf:
+        assert pdf.check_pdf_syntax() == []
+        pages = {page.obj.objgen: index for index, page in enumerate(pdf.pages)}
+        tree = pdf.Root.StructTreeRoot
+        nums = tree.ParentTree.Nums
+        parent_tree = {int(nums[i]): nums[i + 1] for i in range(0, len(nums), 2)}
+        assert len(parent_tree) == len(nums) // 2, "no key twice"
+
+        for index, page in enumerate(pdf.pages):
+            content = page.obj.Contents
+            streams = [content] if isinstance(content, pikepdf.Stream) else list(content)
+            text = b"".join(stream.read_bytes() for stream in streams)
+            mcids = [int(m) for m in re.findall(rb"/MCID (\d+)", text)]
+            entry = parent_tree[int(page.obj.StructParents)]
+            assert len(entry) == max(mcids) + 1, f"page {index + 1}: every marked content has its element"
+            for element in entry:
+                assert element.Pg.objgen == page.obj.objgen, f"page {index + 1}: element points at another page"
+            assert text.rstrip().endswith(b"Do Q EMC") and b"/Artifact BMC" in text, "numbers drawn as an artifact"
+
+        document = tree.K[0]
+        kinds: list[str] = []
+
+        def walk(element: Any, parent: Any) -> None:
+            kinds.append(str(element.S))
+            assert element.P.objgen == parent.objgen
+            if "/Pg" in element:
+                assert element.Pg.objgen in pages
+            kids = element.get("/K")
+            for kid in kids if isinstance(kids, pikepdf.Array) else [kids] if kids is not None else []:
+                if isinstance(kid, pikepdf.Dictionary) and kid.get("/Type") == "/StructElem":
+                    walk(kid, element)
+
+        for element in document.K:
+            walk(element, document)
+        assert len(kinds) > 100
+        assert kinds.count("/Art") == 15, "one article per question, from every part, in one document element"
+        assert kinds.count("/H1") == 1 and kinds.count("/H2") == 15
+
+        destinations = dict(pikepdf.NameTree(pdf.Root.Names.Dests).items())
+        assert sorted(destinations) == sorted(f"q{n}" for n in range(51, 66))
+
+    reader = PdfReader(path)
+    texts = [page.extract_text() for page in reader.pages]
+    for number in range(51, 66):
+        page = reader.get_destination_page_number(reader.named_destinations[f"q{number}"])
+        assert re.search(rf"(?m)^{number}\b", texts[page]), f"#q{number} points at page {page + 1}"
+    assert [" ".join(entry.title.split()).split()[0] for entry in reader.outline] == [str(n) for n in range(51, 66)]
+
+
+def test_join_is_reproducible_and_the_metadata_is_the_decks(small_parts: list[str], tmp_path: Path) -> None:
+    content = _copy_content(tmp_path)
+    first = _sheet(content, tmp_path / "a")
+    second = _sheet(content, tmp_path / "b")
+    assert first.read_bytes() == second.read_bytes()
+    reader = PdfReader(first)
+    assert reader.metadata is not None
+    assert "normalization" in (reader.metadata.get("/Keywords") or ""), "tags of notes beyond the first part"
+    assert reader.metadata.creation_date is not None and reader.metadata.creation_date.timestamp() == EPOCH
+    xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode("utf-8")
+    assert 'pdfuaid:part="1"' in xmp or "<pdfuaid:part>1</pdfuaid:part>" in xmp
+
+
+def test_page_numbers_that_do_not_match_the_pages_are_refused(tmp_path: Path) -> None:
+    import weasyprint
+
+    one = tmp_path / "one.pdf"
+    two = tmp_path / "two.pdf"
+    weasyprint.HTML(string="<p lang=en>a</p>").write_pdf(one, pdf_variant="pdf/ua-1")
+    weasyprint.HTML(string="<p>a</p><p style='break-before:page'>b</p>").write_pdf(two)
+    with pytest.raises(pdfjoin.JoinError, match="2 pages of page numbers for 1 pages"):
+        pdfjoin.join([one], tmp_path / "out.pdf", pdfjoin.Metadata("k", EPOCH), page_numbers=two)
+    assert not (tmp_path / "out.pdf").exists()
