@@ -19,6 +19,10 @@ from pygments.formatters import HtmlFormatter
 from generator import cloze, mathrender
 from generator.markup import MathMatch, replace_math
 
+# The two halves of markup.MATH_SPAN, display math without the blank lines arithmatex puts around it.
+_INLINE_MATH = re.compile(r'<span class="arithmatex">\\\((?P<tex>.*?)\\\)</span>', re.DOTALL)
+_DISPLAY_MATH = re.compile(r'<div class="arithmatex">\\\[\s*(?P<tex>.*?)\s*\\\]</div>', re.DOTALL)
+_IMG_TAG = re.compile(r"<img\b", re.IGNORECASE)
 _IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")', re.IGNORECASE)
 
 
@@ -27,6 +31,14 @@ def tex_math(fragment: str, cloze_safe: bool = False) -> str:
 
     With `cloze_safe`, a `}}` inside math that does not close a deletion is spaced out.
     """
+    if not cloze_safe:
+        # arithmatex already wrote the TeX escaped and in MathJax's delimiters: only the wrappers
+        # change, and a template substitution does that without a Python call per formula.
+        if '<span class="arithmatex">' in fragment:
+            fragment = _INLINE_MATH.sub(r"\\(\g<tex>\\)", fragment)
+        if '<div class="arithmatex">' in fragment:
+            fragment = _DISPLAY_MATH.sub(r'<div class="math-display">\\[\g<tex>\\]</div>', fragment)
+        return fragment
 
     def delimit(found: MathMatch) -> str:
         tex = html.escape(cloze.safe_tex(found.tex) if cloze_safe else found.tex, quote=False)
@@ -55,6 +67,9 @@ def svg_math(fragment: str) -> str:
 
 def rewrite_images(fragment: str, rewrite: Callable[[str], str]) -> str:
     """Apply `rewrite` to every image path; data URIs and fragment links are left as they are."""
+
+    if not _IMG_TAG.search(fragment):  # most fragments have no image: skip the substitution's copy
+        return fragment
 
     def substitute(match: re.Match[str]) -> str:
         source = html.unescape(match.group(2))

@@ -47,9 +47,10 @@ def join(parts: list[Path], target: Path, metadata: Metadata, page_numbers: Path
     try:
         with contextlib.ExitStack() as stack:
             joined = stack.enter_context(pikepdf.open(parts[0]))
-            for part in parts[1:]:
-                # qpdf copies stream data lazily, from the part's file: it stays open until the save.
-                _append(joined, stack.enter_context(pikepdf.open(part)))
+            with joined.open_outline() as outline:
+                for part in parts[1:]:
+                    # qpdf copies stream data lazily, from the part's file: it stays open until the save.
+                    _append(joined, stack.enter_context(pikepdf.open(part)), outline.root)
             if page_numbers is not None:
                 _overlay(joined, stack.enter_context(pikepdf.open(page_numbers)))
             _set_metadata(joined, metadata)
@@ -58,7 +59,7 @@ def join(parts: list[Path], target: Path, metadata: Metadata, page_numbers: Path
         raise JoinError(f"cannot join {len(parts)} PDF parts: {error}") from error
 
 
-def _append(joined: pikepdf.Pdf, part: pikepdf.Pdf) -> None:
+def _append(joined: pikepdf.Pdf, part: pikepdf.Pdf, outline: list[pikepdf.OutlineItem]) -> None:
     page_offset = len(joined.pages)
     tree = joined.Root.StructTreeRoot
     nums = tree.ParentTree.Nums
@@ -91,8 +92,8 @@ def _append(joined: pikepdf.Pdf, part: pikepdf.Pdf) -> None:
         else:  # a page's array of marked-content elements, written inline
             nums.append(pikepdf.Array([joined.copy_foreign(element) for element in value]))
 
-    with joined.open_outline() as outline, part.open_outline() as part_outline:
-        outline.root.extend(_copy_outline(joined, part_outline.root))
+    with part.open_outline() as part_outline:
+        outline.extend(_copy_outline(joined, part_outline.root))
 
     if "/Names" in part.Root and "/Dests" in part.Root.Names:
         if "/Names" not in joined.Root:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import TextIO
 
 import jinja2
 
@@ -27,8 +29,16 @@ def environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
 
 
 def render(env: jinja2.Environment, name: str, **context: object) -> str:
+    out = io.StringIO()
+    stream(env, name, out, **context)
+    return out.getvalue()
+
+
+def stream(env: jinja2.Environment, name: str, out: TextIO, **context: object) -> None:
+    """Render template `name` into `out` piece by piece, never holding the whole output."""
     try:
-        return env.get_template(name).render(**context)
+        for piece in env.get_template(name).generate(**context):
+            out.write(piece)
     except jinja2.TemplateSyntaxError as error:
         raise TemplateError(f"{error.filename or name}:{error.lineno}: template error: {error.message}") from error
     except jinja2.TemplateNotFound as error:

@@ -18,7 +18,6 @@ import itertools
 import json
 import os
 import sqlite3
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,8 +42,11 @@ CLOZE_CARD_NAME = "Cloze"
 NIGHT_MODE_SCOPES = [".nightMode", ".night_mode"]
 # Zip entry dates carry no meaning in a package; a constant keeps builds byte-identical.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-# zlib's default level: nearly the size of level 9 at a fraction of the time.
-_DEFLATE_LEVEL = 6
+# Level 3: half the time of zlib's default (6) for a package a third larger; both far smaller than stored.
+_DEFLATE_LEVEL = 3
+# Media smaller than this, or in a format that is compressed already, are stored as they are.
+_DEFLATE_MIN_BYTES = 4096
+_ALREADY_COMPRESSED = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".mp3", ".ogg", ".m4a", ".mp4", ".webm"}
 # New cards are shown in `due` order: question by question, the basic card before its clozes.
 _DUE_STRIDE = 100
 
@@ -126,26 +128,35 @@ def cloze_type(templates_dir: Path) -> genanki.Model:
     )
 
 
-def _media_of(src: str, note: Note, deck: Deck) -> str:
-    """The packed name of an image the reader already found (as a path relative to the content folder)."""
-    folder = note.path.parent.relative_to(deck.content_dir) if note.path.parent != deck.content_dir else Path()
-    relative = Path(os.path.normpath(folder / src))
-    if relative not in note.media:  # reached through a symlink: the reader recorded the file it points to
-        relative = (note.path.parent / src).resolve().relative_to(deck.content_dir.resolve())
-    return media_name(relative)
+class _NoteMedia:
+    """A note's images by the path its HTML uses, mapped to their packed names (string work: it runs per image)."""
+
+    def __init__(self, note: Note, deck: Deck) -> None:
+        self.note, self.deck = note, deck
+        parent = os.path.dirname(note.path)
+        self.folder = "" if parent == str(deck.content_dir) else os.path.relpath(parent, deck.content_dir)
+        self.names = {relative.as_posix(): media_name(relative) for relative in note.media}
+
+    def __call__(self, src: str) -> str:
+        relative = os.path.normpath(os.path.join(self.folder, src))
+        if relative in self.names:
+            return self.names[relative]
+        # reached through a symlink: the reader recorded the file it points to
+        resolved = (self.note.path.parent / src).resolve().relative_to(self.deck.content_dir.resolve())
+        return media_name(resolved)
 
 
-def _for_anki(fragment: str, note: Note, deck: Deck, cloze_safe: bool = False) -> str:
-    with_names = fragments.rewrite_images(fragment, lambda src: _media_of(src, note, deck))
-    return fragments.tex_math(with_names, cloze_safe=cloze_safe)
+def _for_anki(fragment: str, media: _NoteMedia, cloze_safe: bool = False) -> str:
+    return fragments.tex_math(fragments.rewrite_images(fragment, media), cloze_safe=cloze_safe)
 
 
-def fields_of(note: Note, deck: Deck) -> list[str]:
+def fields_of(note: Note, deck: Deck, media: _NoteMedia | None = None) -> list[str]:
+    media = media or _NoteMedia(note, deck)
     return [
         str(note.number),
         html.escape(note.question, quote=False),
-        _for_anki(note.key_points_html, note, deck),
-        _for_anki(note.answer_html, note, deck),
+        _for_anki(note.key_points_html, media),
+        _for_anki(note.answer_html, media),
         html.escape(deck.credit),
     ]
 
@@ -161,18 +172,16 @@ def source_time(note: Note, shared_time: int, deck: Deck) -> int:
     """
     if epoch := os.environ.get("SOURCE_DATE_EPOCH"):
         return int(epoch)
-    own = [note.path, *(deck.content_dir / m for m in note.media)]
-    return max([shared_time, *(int(path.stat().st_mtime) for path in own)])
+    own = [str(note.path), *(os.path.join(deck.content_dir, m) for m in note.media)]
+    return max([shared_time, *(int(os.stat(path).st_mtime) for path in own)])
 
 
 def read_package(path: Path) -> dict[str, PackedNote]:
     """The notes of an earlier package, by guid; empty when there is none or it cannot be read."""
     try:
-        with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory(prefix="studykit-prev-") as scratch:
-            database = Path(scratch) / "collection.anki2"
-            database.write_bytes(archive.read("collection.anki2"))
-            with contextlib.closing(sqlite3.connect(database)) as connection:
-                rows = connection.execute("SELECT guid, flds, tags, mod FROM notes").fetchall()
+        with zipfile.ZipFile(path) as archive, contextlib.closing(sqlite3.connect(":memory:")) as connection:
+            connection.deserialize(archive.read("collection.anki2"))
+            rows = connection.execute("SELECT guid, flds, tags, mod FROM notes").fetchall()
     except (OSError, KeyError, zipfile.BadZipFile, sqlite3.Error):
         return {}
     return {
@@ -190,22 +199,44 @@ def _modified(guid: str, fields: list[str], tags: list[str], base: int, previous
     return max(base, before.modified + 1)
 
 
+@dataclass(frozen=True)
+class AnkiNote:
+    """One note as it goes into the package: fields in Anki's form, identity and modification time."""
+
+    cloze: bool
+    guid: str
+    fields: list[str]
+    tags: list[str]
+    due: int
+    modified: int
+
+
+@dataclass
+class ConvertedDeck:
+    """The deck in Anki's terms, ready to pack: what `convert` computes and `pack` writes."""
+
+    notes: list[AnkiNote]
+    media: dict[str, Path]  # packed name -> file
+    package_time: int
+    changes: DeckChanges
+
+
 def write(deck: Deck, target: Path, templates_dir: Path, previous_package: Path | None = None) -> DeckChanges:
-    previous = read_package(previous_package) if previous_package else {}
-    basic_type, cloze_model = note_type(templates_dir), cloze_type(templates_dir)
-    anki_deck = genanki.Deck(deck.id, deck.title)
-    anki_deck.description = deck.credit
+    converted = convert(deck, templates_dir, read_package(previous_package) if previous_package else {})
+    pack(converted, deck, target, templates_dir)
+    return converted.changes
+
+
+def convert(deck: Deck, templates_dir: Path, previous: dict[str, PackedNote]) -> ConvertedDeck:
+    """Fields in Anki's form, guids, media names, and each note's time against the `previous` package."""
     media: dict[str, Path] = {}
     changes = DeckChanges(first_build=not previous)
-    written: set[str] = set()
-    times: list[int] = []
+    notes: list[AnkiNote] = []
 
-    def add(model: genanki.Model, guid: str, fields: list[str], tags: list[str], due: int, base: int) -> None:
+    def add(cloze: bool, guid: str, fields: list[str], tags: list[str], due: int, base: int) -> None:
         modified = _modified(guid, fields, tags, base, previous)
-        times.append(modified)
-        anki_deck.add_note(_TimedNote(model=model, fields=fields, guid=guid, tags=tags, due=due, modified=modified))
-        written.add(guid)
-        number, question = (fields[0], fields[1]) if model is basic_type else (fields[1], f"(cloze) {fields[2]}")
+        notes.append(AnkiNote(cloze, guid, fields, tags, due, modified))
+        number, question = (fields[1], f"(cloze) {fields[2]}") if cloze else (fields[0], fields[1])
         label = f"{number} {question}"[:100]
         if guid not in previous:
             changes.added.append(label)
@@ -216,25 +247,43 @@ def write(deck: Deck, target: Path, templates_dir: Path, previous_package: Path 
     for position, note in enumerate(deck.notes):
         base = source_time(note, shared_time, deck)
         tags = list(note.tags)
-        add(basic_type, str(genanki.guid_for(note.id)), fields_of(note, deck), tags, position * _DUE_STRIDE, base)
+        note_media = _NoteMedia(note, deck)
+        add(
+            False, str(genanki.guid_for(note.id)), fields_of(note, deck, note_media), tags, position * _DUE_STRIDE, base
+        )
         for index, item in enumerate(note.clozes, start=1):
             cloze_fields = [
-                _for_anki(item.html, note, deck, cloze_safe=True),
+                _for_anki(item.html, note_media, cloze_safe=True),
                 str(note.number),
                 html.escape(note.question, quote=False),
                 html.escape(deck.credit),
             ]
-            add(cloze_model, cloze_guid(note, index), cloze_fields, tags, position * _DUE_STRIDE + index, base)
+            add(True, cloze_guid(note, index), cloze_fields, tags, position * _DUE_STRIDE + index, base)
         for relative in note.media:
-            media[media_name(relative)] = deck.content_dir / relative
+            media[note_media.names[relative.as_posix()]] = deck.content_dir / relative
 
+    written = {note.guid for note in notes}
     for guid, gone in sorted(previous.items(), key=lambda item: item[1].fields[0]):
         if guid not in written:
             changes.removed.append(" ".join(gone.fields[:2])[:100])
             changes.removed_searches.append(f'"deck:{deck.title}" "Number:{gone.fields[0]}"')
-    package_time = max([*times, shared_time])
-    _write_package(genanki.Package(anki_deck), media, target, package_time)
-    return changes
+    package_time = max([*(note.modified for note in notes), shared_time])
+    return ConvertedDeck(notes, media, package_time, changes)
+
+
+def pack(converted: ConvertedDeck, deck: Deck, target: Path, templates_dir: Path) -> None:
+    """Write the .apkg: note types, deck, notes and media, through genanki."""
+    basic_type, cloze_model = note_type(templates_dir), cloze_type(templates_dir)
+    anki_deck = genanki.Deck(deck.id, deck.title)
+    anki_deck.description = deck.credit
+    for note in converted.notes:
+        model = cloze_model if note.cloze else basic_type
+        anki_deck.add_note(
+            _TimedNote(
+                model=model, fields=note.fields, guid=note.guid, tags=note.tags, due=note.due, modified=note.modified
+            )
+        )
+    _write_package(genanki.Package(anki_deck), converted.media, target, converted.package_time)
 
 
 def shared_source_time(deck: Deck, templates_dir: Path) -> int:
@@ -250,26 +299,33 @@ def _write_package(package: genanki.Package, media: dict[str, Path], target: Pat
 
     genanki stamps zip entries with the current time, stores them uncompressed, names media by
     their file's basename and leaves its temporary database behind; here every entry has a fixed
-    date and mode, is deflated, and media are packed in name order under the names the fields use.
+    date and mode, the database is deflated, and media are packed in name order under the names the
+    fields use.
     """
-    with tempfile.TemporaryDirectory(prefix="studykit-anki-") as scratch:
-        database = Path(scratch) / "collection.anki2"
-        with contextlib.closing(sqlite3.connect(database)) as connection:
-            package.write_to_db(connection.cursor(), timestamp, itertools.count(int(timestamp * 1000)))
-            connection.commit()
-        names = sorted(media)
-        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=_DEFLATE_LEVEL) as archive:
-            _add(archive, "collection.anki2", database.read_bytes())
-            _add(archive, "media", json.dumps({str(i): name for i, name in enumerate(names)}).encode("utf-8"))
-            for index, name in enumerate(names):
-                _add(archive, str(index), media[name].read_bytes())
+    # The collection is built in memory and serialised: no temporary file, no journal, no fsync.
+    with contextlib.closing(sqlite3.connect(":memory:")) as connection:
+        package.write_to_db(connection.cursor(), timestamp, itertools.count(int(timestamp * 1000)))
+        connection.commit()
+        database = connection.serialize()
+    names = sorted(media)
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=_DEFLATE_LEVEL) as archive:
+        _add(archive, "collection.anki2", database)
+        _add(archive, "media", json.dumps({str(i): name for i, name in enumerate(names)}).encode("utf-8"))
+        for index, name in enumerate(names):
+            data = media[name].read_bytes()
+            _add(archive, str(index), data, zipfile.ZIP_DEFLATED if worth_deflating(name, data) else zipfile.ZIP_STORED)
 
 
-def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+def worth_deflating(name: str, data: bytes) -> bool:
+    """Deflate media that shrink (SVG, text) and are big enough to gain: a deflate stream costs time to set up."""
+    return len(data) >= _DEFLATE_MIN_BYTES and Path(name).suffix.lower() not in _ALREADY_COMPRESSED
+
+
+def _add(archive: zipfile.ZipFile, name: str, data: bytes, method: int = zipfile.ZIP_DEFLATED) -> None:
     entry = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
-    entry.compress_type = zipfile.ZIP_DEFLATED
+    entry.compress_type = method
     entry.external_attr = 0o644 << 16
-    archive.writestr(entry, data, compresslevel=_DEFLATE_LEVEL)
+    archive.writestr(entry, data, compresslevel=_DEFLATE_LEVEL if method == zipfile.ZIP_DEFLATED else None)
 
 
 def iter_fields(path: Path) -> Iterator[list[str]]:

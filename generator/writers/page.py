@@ -91,30 +91,38 @@ def code_css() -> str:
     )
 
 
+class _PageNote:
+    """A note as the page template reads it; its HTML is made when the template reaches it, then let go."""
+
+    def __init__(self, note: Note) -> None:
+        self.note = note
+        self.id, self.number, self.question, self.tags = note.id, note.number, note.question, note.tags
+
+    @property
+    def key_points(self) -> str:
+        return _self_contained(self.note.key_points_html, self.note)
+
+    @property
+    def answer(self) -> str:
+        return _self_contained(self.note.answer_html, self.note)
+
+
+def _context(deck: Deck, templates_dir: Path) -> dict[str, object]:
+    return {
+        "deck": deck,
+        "notes": [_PageNote(note) for note in deck.notes],
+        "tags": sorted({tag for note in deck.notes for tag in note.tags}),
+        "css": templating.read(templates_dir, "page.css") + "\n" + code_css(),
+        "script": templating.read(templates_dir, "page.js"),
+    }
+
+
 def html_of(deck: Deck, templates_dir: Path) -> str:
-    env = templating.environment(templates_dir)
-    notes = [
-        {
-            "id": note.id,
-            "number": note.number,
-            "question": note.question,
-            "tags": note.tags,
-            "key_points": _self_contained(note.key_points_html, note),
-            "answer": _self_contained(note.answer_html, note),
-        }
-        for note in deck.notes
-    ]
-    tags = sorted({tag for note in deck.notes for tag in note.tags})
-    return templating.render(
-        env,
-        "page.html.j2",
-        deck=deck,
-        notes=notes,
-        tags=tags,
-        css=templating.read(templates_dir, "page.css") + "\n" + code_css(),
-        script=templating.read(templates_dir, "page.js"),
-    )
+    return templating.render(templating.environment(templates_dir), "page.html.j2", **_context(deck, templates_dir))
 
 
 def write(deck: Deck, target: Path, templates_dir: Path) -> None:
-    target.write_text(html_of(deck, templates_dir), encoding="utf-8")
+    """Stream the page to `target` note by note: a bank of thousands of notes is hundreds of MB of HTML."""
+    env = templating.environment(templates_dir)
+    with target.open("w", encoding="utf-8") as out:
+        templating.stream(env, "page.html.j2", out, **_context(deck, templates_dir))

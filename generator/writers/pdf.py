@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import hashlib
 import json
 import multiprocessing
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -126,25 +127,21 @@ def write(deck: Deck, target: Path, templates_dir: Path, timestamp: float, paper
     A rebuild after editing one note re-renders that note's part only; memory stays that of one part.
     """
     with _part_cache(deck, paper) as cache:
-        documents: dict[Path, str] = {}
+        parts: list[Path] = []
+        missing: list[tuple[Path, Callable[[], str]]] = []
         for index, notes in enumerate(parts_of(deck.notes)):
-            document = part_html(deck, notes, index == 0, templates_dir, paper)
-            documents[cache.path_for(document, _media_digest(deck, notes))] = document
-        parts = list(documents)
-        # A part not cached, or cached but unreadable (a damaged file), is rendered afresh.
-        counts = {path: pdfjoin.pages_in(path) for path in parts}
-        _render_all(
-            {path: documents[path] for path, count in counts.items() if count is None},
-            deck,
-            target,
-            templates_dir,
-            jobs,
-        )
-        pages = sum(count if count is not None else pdfjoin.pages_in(path) or 0 for path, count in counts.items())
+            path = cache.path_for(part_html(deck, notes, index == 0, templates_dir, paper), _media_digest(deck, notes))
+            parts.append(path)
+            # Not cached, or cached but unreadable (a damaged file): rendered afresh. The HTML is made again
+            # when its turn comes rather than kept: all parts' HTML at once is most of a big bank's math.
+            if pdfjoin.pages_in(path) is None:
+                missing.append((path, functools.partial(part_html, deck, notes, index == 0, templates_dir, paper)))
+        _render_all(missing, deck, target, templates_dir, jobs)
+        pages = sum(pdfjoin.pages_in(path) or 0 for path in parts)
         numbers_document = numbers_html(deck, pages, templates_dir, paper)
         numbers = cache.path_for(numbers_document, "")
         if pdfjoin.pages_in(numbers) != pages:
-            _render_all({numbers: numbers_document}, deck, target, templates_dir, jobs=1, options={})
+            _render_all([(numbers, lambda: numbers_document)], deck, target, templates_dir, jobs=1, options={})
         metadata = pdfjoin.Metadata(keywords=keywords_of(deck), created=timestamp)
         try:
             pdfjoin.join(parts, target, metadata, page_numbers=numbers)
@@ -195,23 +192,35 @@ def _part_cache(deck: Deck, paper: str) -> Iterator[_PartCache]:
 
 
 def _render_all(
-    documents: dict[Path, str],
+    documents: list[tuple[Path, Callable[[], str]]],
     deck: Deck,
     target: Path,
     templates_dir: Path,
     jobs: int,
     options: dict[str, Any] = PDF_OPTIONS,
 ) -> None:
+    """Render each (path, make-the-HTML) to its path, on `jobs` processes, a few documents in flight at a time."""
     roots = [str(deck.content_dir), str(templates_dir)]
     base_url = str(deck.content_dir.resolve()) + "/"
-    tasks = [(document, base_url, roots, str(path), options) for path, document in documents.items()]
-    if jobs > 1 and len(tasks) > 1:
+
+    def task(path: Path, make: Callable[[], str]) -> tuple[str, str, list[str], str, dict[str, Any]]:
+        return (make(), base_url, roots, str(path), options)
+
+    errors: list[str | None] = []
+    if jobs > 1 and len(documents) > 1:
         # spawn, not fork: a forked worker would carry the whole deck and every formula with it.
         context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context) as pool:
-            errors = list(pool.map(_render_part, tasks))
+        workers = min(jobs, len(documents))
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            pending: set[concurrent.futures.Future[str | None]] = set()
+            for path, make in documents:
+                if len(pending) >= 2 * workers:
+                    done, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+                    errors.extend(future.result() for future in done)
+                pending.add(pool.submit(_render_part, task(path, make)))
+            errors.extend(future.result() for future in concurrent.futures.as_completed(pending))
     else:
-        errors = [_render_part(task) for task in tasks]
+        errors = [_render_part(task(path, make)) for path, make in documents]
     for error in errors:
         if error:
             raise OutputError(f"{target.name}: {error}")
