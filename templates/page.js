@@ -19,8 +19,10 @@
   var known = loadKnown();
 
   notes.forEach(function (note) {
-    var math = note.querySelectorAll("img.math");
-    var extra = Array.prototype.map.call(math, function (img) { return img.getAttribute("alt"); }).join(" ");
+    var math = note.querySelectorAll("svg.math, img.math");
+    var extra = Array.prototype.map.call(math, function (formula) {
+      return formula.getAttribute("aria-label") || formula.getAttribute("alt");
+    }).join(" ");
     note.dataset.text = (note.textContent + " " + extra).toLowerCase();
   });
 

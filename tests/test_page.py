@@ -24,13 +24,23 @@ def test_fifteen_questions(page_html: str, built: pipeline.BuildReport) -> None:
 
 
 def test_math_is_svg_with_tex_labels(page_html: str) -> None:
-    images = re.findall(r'<img class="math"[^>]*>', page_html)
-    assert len(images) > 100
-    for image in images:
-        assert 'src="data:image/svg+xml;base64,' in image
-        assert re.search(r'alt="[^"]+"', image), image
+    formulas = re.findall(r'<svg class="math"[^>]*>', page_html)
+    assert len(formulas) > 100
+    for formula in formulas:
+        assert 'role="img"' in formula and re.search(r'aria-label="[^"]+"', formula), formula
+    assert "<img class=\"math\"" not in page_html, "every formula's glyphs went into the shared set"
     assert "arithmatex" not in page_html
     assert "\\(" not in re.sub(r"<script>.*?</script>", "", page_html, flags=re.DOTALL)
+
+
+def test_glyphs_are_defined_once_and_every_use_finds_its_glyph(page_html: str) -> None:
+    defined = re.findall(r'<symbol id="([^"]+)"', page_html)
+    used = set(re.findall(r'<use href="#([^"]+)"', page_html))
+    assert len(defined) == len(set(defined)), "a glyph defined twice"
+    assert used == set(defined), (used - set(defined), set(defined) - used)
+    formulas = len(re.findall(r'<svg class="math"', page_html))
+    assert len(defined) < formulas, "glyphs are shared between formulas"
+    assert 'fill="black"' not in page_html, "formulas take the text colour (dark mode)"
 
 
 def test_nothing_refers_outside_the_file(page_html: str) -> None:
@@ -69,9 +79,17 @@ def test_no_request_leaves_the_file(page: Any, outputs: dict[str, Path]) -> None
 
 
 @needs_chromium
-def test_every_formula_image_loads(page: Any) -> None:
-    broken = page.eval_on_selector_all("img.math", "els => els.filter(e => !(e.complete && e.naturalWidth > 0)).length")
-    assert broken == 0
+def test_every_formula_is_drawn(page: Any) -> None:
+    # Each formula has a size, and each glyph it places resolves to an outline that has one.
+    empty = page.eval_on_selector_all(
+        "svg.math",
+        """els => els.filter(svg => {
+            const box = svg.getBoundingClientRect();
+            const uses = [...svg.querySelectorAll('use')];
+            return box.width <= 0 || box.height <= 0 || uses.length === 0 || !uses.some(u => u.getBBox().width > 0);
+        }).map(svg => svg.getAttribute('aria-label'))""",
+    )
+    assert empty == []
 
 
 @needs_chromium

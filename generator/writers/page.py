@@ -1,7 +1,15 @@
-"""The offline study page: one self-contained HTML file, math as SVG, images as data URIs."""
+"""The offline study page: one self-contained HTML file, math as inline SVG, images as data URIs.
+
+Every formula's SVG (from ziamath) defines the glyphs it draws as <symbol>s and places them with
+<use>. On the page each glyph is defined once, in one hidden SVG at the end, and every formula keeps
+only its <use>s: a few hundred glyphs serve thousands of formulas, and the page is a fraction of
+the size it would be with each formula carrying its own glyph outlines.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import html
 import re
 from pathlib import Path
 
@@ -9,7 +17,8 @@ from pygments.formatters import HtmlFormatter
 from pygments.style import Style
 from pygments.styles import get_style_by_name
 
-from generator import fragments, templating
+from generator import fragments, mathrender, templating
+from generator.markup import MathMatch, replace_math
 from generator.model import Deck, Note
 
 # The page's code colours: Pygments' own styles, each colour nudged until it reads (WCAG AA).
@@ -20,13 +29,56 @@ _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 # A header cell with nothing in it (the corner of a table) is an ordinary empty cell to a screen reader.
 _EMPTY_HEADER_CELL = re.compile(r"<th(\s[^>]*)?>\s*</th>")
 # Punctuation right after an inline formula stays on the formula's line.
-_MATH_THEN_PUNCTUATION = re.compile(r'(<img class="math"[^>]*>[.,;:!?)\]]+)')
+# (One formula only: its body may not run past its own </svg>.)
+_MATH_THEN_PUNCTUATION = re.compile(r'(<svg class="math"[^>]*>(?:(?!</svg>).)*</svg>[.,;:!?)\]]+)', re.DOTALL)
+# A glyph; an empty one (a space) is a self-closing <symbol … />.
+_SYMBOL = re.compile(r'<symbol id="(?P<id>[^"]+)"[^>]*?(?:/>|>.*?</symbol>)', re.DOTALL)
+_SVG_ELEMENT = re.compile(r'^<svg\b[^>]*?\bviewBox="(?P<view>[^"]*)"[^>]*>(?P<body>.*)</svg>\s*$', re.DOTALL)
+_BLACK = re.compile(r'\b(fill|stroke)="black"')
 
 
-def _self_contained(fragment: str, note: Note) -> str:
+class Glyphs:
+    """The glyph outlines the page's formulas share, each defined once (by the id ziamath gives it)."""
+
+    def __init__(self) -> None:
+        self.symbols: dict[str, str] = {}
+
+    def formula(self, found: MathMatch) -> str:
+        rendered = mathrender.render(found.tex, found.display)
+        svg = _SVG_ELEMENT.match(rendered.svg)
+        symbols = {m.group("id"): m.group(0) for m in _SYMBOL.finditer(svg.group("body"))} if svg else {}
+        style = (
+            f"width:{rendered.width_em:.3f}em;height:{rendered.height_em:.3f}em;"
+            f"vertical-align:{-rendered.depth_em:.3f}em"
+        )
+        label = html.escape(found.tex)
+        if svg is None or any(self.symbols.get(key, text) != text for key, text in symbols.items()):
+            # Not the shape expected, or an id that already names another outline: this formula keeps its own.
+            image = f'<img class="math" role="math" src="{rendered.data_uri}" alt="{label}" style="{style}">'
+        else:
+            self.symbols.update(symbols)
+            # currentColor: the formula takes the text colour, dark mode included.
+            body = _BLACK.sub(r'\1="currentColor"', _SYMBOL.sub("", svg.group("body")))
+            image = (
+                f'<svg class="math" role="img" aria-label="{label}" viewBox="{svg.group("view")}" '
+                f'style="{style}">{body}</svg>'
+            )
+        return f'<div class="math-display">{image}</div>' if found.display else image
+
+    def definitions(self) -> str:
+        """One hidden SVG holding every glyph used so far (the page puts it after the last note)."""
+        digest = hashlib.sha256("".join(sorted(self.symbols)).encode("utf-8")).hexdigest()[:8]
+        return (
+            f'<svg class="math-glyphs" id="glyphs-{digest}" aria-hidden="true" focusable="false" width="0" height="0">'
+            + "".join(self.symbols[key] for key in sorted(self.symbols))
+            + "</svg>"
+        )
+
+
+def _self_contained(fragment: str, note: Note, glyphs: Glyphs) -> str:
     with_images = fragments.rewrite_images(fragment, lambda src: fragments.data_uri(note.path.parent / src))
     with_cells = _EMPTY_HEADER_CELL.sub(lambda m: f"<td{m.group(1) or ''}></td>", with_images)
-    with_math = fragments.svg_math(with_cells)
+    with_math = replace_math(with_cells, glyphs.formula)
     return _MATH_THEN_PUNCTUATION.sub(r'<span class="math-nowrap">\1</span>', with_math)
 
 
@@ -94,23 +146,25 @@ def code_css() -> str:
 class _PageNote:
     """A note as the page template reads it; its HTML is made when the template reaches it, then let go."""
 
-    def __init__(self, note: Note) -> None:
-        self.note = note
+    def __init__(self, note: Note, glyphs: Glyphs) -> None:
+        self.note, self.glyphs = note, glyphs
         self.id, self.number, self.question, self.tags = note.id, note.number, note.question, note.tags
 
     @property
     def key_points(self) -> str:
-        return _self_contained(self.note.key_points_html, self.note)
+        return _self_contained(self.note.key_points_html, self.note, self.glyphs)
 
     @property
     def answer(self) -> str:
-        return _self_contained(self.note.answer_html, self.note)
+        return _self_contained(self.note.answer_html, self.note, self.glyphs)
 
 
 def _context(deck: Deck, templates_dir: Path) -> dict[str, object]:
+    glyphs = Glyphs()
     return {
         "deck": deck,
-        "notes": [_PageNote(note) for note in deck.notes],
+        "notes": [_PageNote(note, glyphs) for note in deck.notes],
+        "glyphs": glyphs,
         "tags": sorted({tag for note in deck.notes for tag in note.tags}),
         "css": templating.read(templates_dir, "page.css") + "\n" + code_css(),
         "script": templating.read(templates_dir, "page.js"),
