@@ -28,7 +28,7 @@ def test_math_is_svg_with_tex_labels(page_html: str) -> None:
     assert len(formulas) > 100
     for formula in formulas:
         assert 'role="img"' in formula and re.search(r'aria-label="[^"]+"', formula), formula
-    assert "<img class=\"math\"" not in page_html, "every formula's glyphs went into the shared set"
+    assert '<img class="math"' not in page_html, "every formula's glyphs went into the shared set"
     assert "arithmatex" not in page_html
     assert "\\(" not in re.sub(r"<script>.*?</script>", "", page_html, flags=re.DOTALL)
 
