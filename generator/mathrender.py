@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from functools import cache
+from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -82,7 +82,12 @@ def _cache_key(tex: str, display: bool) -> str:
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
-@cache
+# Formulas kept in memory between the reader and the writers. Bounded: a bank of thousands of notes has
+# tens of thousands of formulas (~10 KB of SVG each); beyond this many, a writer reads the disk cache again.
+_IN_MEMORY = 4096
+
+
+@lru_cache(maxsize=_IN_MEMORY)
 def render(tex: str, display: bool) -> RenderedMath:
     """Render one formula, from the disk cache when it was rendered before."""
     path = cache_dir() / f"{_cache_key(tex, display)}.json"

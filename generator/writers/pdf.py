@@ -35,6 +35,8 @@ _WEASYPRINT_VERSION = version("weasyprint")
 # Notes per part of the sheet: at least _PART_MIN, then a boundary with probability 1/_PART_SPREAD
 # after each note, at most _PART_MAX. About a hundred notes: ~20 pages, ~100 MB to lay out.
 _PART_MIN, _PART_SPREAD, _PART_MAX = 32, 64, 192
+# The page-number overlay of a longer sheet is laid out in a worker process (with -j > 1).
+_PAGES_IN_PROCESS = 100
 _DISPLAY_MATH = re.compile(r'<div class="math-display">(?P<image><img [^>]*?style="width:(?P<width>[\d.]+)em;)')
 
 
@@ -141,7 +143,9 @@ def write(deck: Deck, target: Path, templates_dir: Path, timestamp: float, paper
         numbers_document = numbers_html(deck, pages, templates_dir, paper)
         numbers = cache.path_for(numbers_document, "")
         if pdfjoin.pages_in(numbers) != pages:
-            _render_all([(numbers, lambda: numbers_document)], deck, target, templates_dir, jobs=1, options={})
+            # Hundreds of pages laid out at once: in a worker process, whose memory goes when it ends.
+            isolated = jobs > 1 and pages > _PAGES_IN_PROCESS
+            _render_all([(numbers, lambda: numbers_document)], deck, target, templates_dir, jobs, {}, isolated)
         metadata = pdfjoin.Metadata(keywords=keywords_of(deck), created=timestamp)
         try:
             pdfjoin.join(parts, target, metadata, page_numbers=numbers)
@@ -198,8 +202,12 @@ def _render_all(
     templates_dir: Path,
     jobs: int,
     options: dict[str, Any] = PDF_OPTIONS,
+    isolated: bool = False,
 ) -> None:
-    """Render each (path, make-the-HTML) to its path, on `jobs` processes, a few documents in flight at a time."""
+    """Render each (path, make-the-HTML) to its path, on `jobs` processes, a few documents in flight at a time.
+
+    With one document and one job it is rendered in this process, unless `isolated`.
+    """
     roots = [str(deck.content_dir), str(templates_dir)]
     base_url = str(deck.content_dir.resolve()) + "/"
 
@@ -207,7 +215,7 @@ def _render_all(
         return (make(), base_url, roots, str(path), options)
 
     errors: list[str | None] = []
-    if jobs > 1 and len(documents) > 1:
+    if isolated or (jobs > 1 and len(documents) > 1):
         # spawn, not fork: a forked worker would carry the whole deck and every formula with it.
         context = multiprocessing.get_context("spawn")
         workers = min(jobs, len(documents))
