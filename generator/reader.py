@@ -76,8 +76,8 @@ def read_deck(
 ) -> ReadResult:
     """Read and validate every file of `content_dir`; raise `BuildFailed` listing all problems.
 
-    `timings` receives the seconds spent reading (with Markdown) and rendering math; `progress` is
-    called with (done, total) as formulas render.
+    `timings` receives the seconds spent reading and checking, converting Markdown, and rendering
+    math; `progress` is called with (done, total) as formulas render.
     """
     started = time.perf_counter()
     if not content_dir.is_dir():
@@ -104,7 +104,8 @@ def read_deck(
     read_done = time.perf_counter()
     _check_math(notes, collector, jobs, progress)
     if timings is not None:
-        timings["read"] = read_done - started
+        timings["read"] = read_done - started - converter.seconds
+        timings["markdown"] = converter.seconds
         timings["math"] = time.perf_counter() - read_done
     failing = collector.errors + (collector.warnings if strict else [])
     if failing or deck_meta is None:
@@ -229,7 +230,7 @@ def _read_deck_file(content_dir: Path, collector: _Collector) -> dict[str, Any] 
     return {key: data[key] for key in DECK_KEYS} | {"location": start}
 
 
-def _read_note(path: Path, content_dir: Path, converter: Any, collector: _Collector) -> Note | None:
+def _read_note(path: Path, content_dir: Path, converter: markup.Converter, collector: _Collector) -> Note | None:
     text = _read_text(path, collector)
     if text is None:
         return None
@@ -274,8 +275,8 @@ def _read_note(path: Path, content_dir: Path, converter: Any, collector: _Collec
     assert isinstance(number, int)
     key_points_line, key_points_md = sections[KEY_POINTS]
     answer_line, answer_md = sections[FULL_ANSWER]
-    key_points_html = markup.to_html(converter, key_points_md)
-    answer_html = markup.to_html(converter, answer_md)
+    key_points_html = converter.html(key_points_md)
+    answer_html = converter.html(answer_md)
     clozes = _cloze_items(path, *sections[CLOZE], converter, collector) if CLOZE in sections else ()
     formulas = _locate_formulas(
         path, text, [key_points_html, answer_html, *(item.html for item in clozes)], key_points_line
@@ -424,7 +425,7 @@ def _sections(lines: list[str], start: int, path: Path, collector: _Collector) -
 
 
 def _cloze_items(
-    path: Path, section_line: int, section: str, converter: Any, collector: _Collector
+    path: Path, section_line: int, section: str, converter: markup.Converter, collector: _Collector
 ) -> tuple[ClozeItem, ...]:
     """One cloze note per top-level list item of the `## Cloze` section."""
     items: list[tuple[int, list[str]]] = []
@@ -452,7 +453,7 @@ def _cloze_items(
         if not found:
             collector.error(where, "cloze item has no deletion", "mark what to hide as {{c1::…}}")
             continue
-        html_text = markup.to_html(converter, source)
+        html_text = converter.html(source)
         html_text = html_text.removeprefix("<p>").removesuffix("</p>")
         result.append(ClozeItem(html=html_text, location=where))
     return tuple(result)

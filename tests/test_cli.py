@@ -153,5 +153,5 @@ def test_quiet_and_verbose(tmp_path: Path) -> None:
     assert quiet.returncode == 0 and quiet.stdout == ""
     verbose = run("build", "html", "-v", "--output", tmp_path)
     assert verbose.returncode == 0
-    for stage in ("read", "math", "html"):
+    for stage in ("read", "markdown", "math", "html"):
         assert re.search(rf"time: {stage}\s+\d+\.\d+ s", verbose.stderr), verbose.stderr
