@@ -34,6 +34,8 @@ _CLOZE_ITEM = re.compile(r"^[-*+]\s+(?P<text>.*)$")
 NOTE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*(::[a-z0-9][a-z0-9_-]*)*$")
+# A formula in a table row, `$…$` (not `\$`), paired from the left as arithmatex pairs them.
+_TABLE_FORMULA = re.compile(r"(?<!\\)\$[^$\n]+?(?<!\\)\$")
 NOTE_KEYS = {"id", "number", "question", "tags"}
 DECK_KEYS = {"title", "slug", "id", "language", "credit", "source_url", "license", "author"}
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
@@ -290,6 +292,7 @@ def _read_note(path: Path, content_dir: Path, converter: markup.Converter, colle
         key_points_line,
         collector,
     )
+    _check_bars_in_table_math(path, lines, end + 1, collector)
     for fragment, line in ((key_points_html, key_points_line), (answer_html, answer_line)):
         for stray in markup.stray_dollars(fragment):
             collector.error(
@@ -312,6 +315,24 @@ def _read_note(path: Path, content_dir: Path, converter: markup.Converter, colle
         media=media,
         clozes=clozes,
     )
+
+
+def _check_bars_in_table_math(path: Path, lines: list[str], first: int, collector: _Collector) -> None:
+    """A `|` inside a formula in a table row: Markdown splits the cell there and the formula is lost."""
+    fenced = False
+    for number, line in enumerate(lines[first:], start=first + 1):
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            fenced = not fenced
+        if fenced or not stripped.startswith("|"):
+            continue
+        for formula in _TABLE_FORMULA.findall(stripped):
+            if "|" in formula:
+                collector.error(
+                    Location(path, number),
+                    f"`|` inside the formula {formula!r} splits this table cell, and the formula is lost",
+                    "write \\vert (or \\lvert … \\rvert, \\Vert for ‖) instead of | inside math in a table",
+                )
 
 
 def _required_str(

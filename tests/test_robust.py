@@ -205,6 +205,14 @@ def unknown_latex_command(content: Path) -> Expected:
     return Expected(path, line_of(text, "\\nosuchthing"), "unknown LaTeX command \\nosuchthing")
 
 
+@case
+def bar_inside_math_in_a_table(content: Path) -> Expected:
+    # Markdown splits table cells at every `|`, formulas included: `$|x|$` would silently vanish.
+    table = "| value | magnitude |\n| --- | --- |\n| $x$ | $|x|$ |"
+    path, text = rewrite(content, 52, add_to_answer(table))
+    return Expected(path, line_of(text, "| $x$ | $|x|$ |"), "splits this table cell")
+
+
 # --- files ----------------------------------------------------------------------------------------
 
 
@@ -476,6 +484,14 @@ def test_front_matter_keys_yaml_reads_as_other_types(content_copy: Path) -> None
     assert f"{path}:{line_of(text, 'true: 1')}: warning: unknown front-matter field `True`" in result.output
     assert f"{path}:{line_of(text, 'null: x')}: warning: unknown front-matter field `None`" in result.output
     assert "unknown front-matter field `extra`" in result.output
+
+
+def test_math_in_tables_without_bars_is_fine(content_copy: Path) -> None:
+    table = "| a | b |\n| --- | --- |\n| $x$ | $\\lvert x \\rvert$ and \\$5 |"
+    rewrite(content_copy, 52, add_to_answer(table))
+    deck = pipeline.check(content_copy).deck
+    note = next(n for n in deck.notes if n.number == 52)
+    assert "\\lvert x \\rvert" in note.answer_html
 
 
 @pytest.mark.parametrize(
