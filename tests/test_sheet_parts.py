@@ -17,7 +17,7 @@ import pytest
 from pypdf import PdfReader
 
 from generator import build as pipeline
-from generator import pdfjoin
+from generator import pdfjoin, rendercache
 from generator.errors import Location
 from generator.model import Note
 from generator.writers import pdf as pdf_writer
@@ -35,14 +35,14 @@ def small_parts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[lis
     monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
     rendered: list[str] = []
-    real = pdf_writer._render_part
+    real = rendercache.render_one
 
     def recording(task: tuple[str, str, list[str], str, dict[str, Any]]) -> str | None:
         numbers = re.findall(r'<span class="number">(\d+)</span>', task[0])
         rendered.append(numbers[0] if numbers else "page numbers")
         return real(task)
 
-    monkeypatch.setattr(pdf_writer, "_render_part", recording)
+    monkeypatch.setattr(rendercache, "render_one", recording)
     yield rendered
 
 
@@ -183,3 +183,18 @@ def test_page_numbers_that_do_not_match_the_pages_are_refused(tmp_path: Path) ->
     with pytest.raises(pdfjoin.JoinError, match="2 pages of page numbers for 1 pages"):
         pdfjoin.join([one], tmp_path / "out.pdf", pdfjoin.Metadata("k", EPOCH), page_numbers=two)
     assert not (tmp_path / "out.pdf").exists()
+
+
+def test_parts_rendered_on_two_processes_give_the_same_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The same small parts as above, without the recording (a worker process cannot be handed a local function).
+    for name, value in (("_PART_MIN", 4), ("_PART_SPREAD", 1), ("_PART_MAX", 4)):
+        monkeypatch.setattr(pdf_writer, name, value)
+    monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+    content = _copy_content(tmp_path)
+    one = _sheet(content, tmp_path / "one").read_bytes()
+    for part in (tmp_path / "cache" / "pdf").glob("*.pdf"):
+        part.unlink()
+    parallel = pipeline.build(content, tmp_path / "two", ("pdf",), jobs=2).written[0]
+    assert parallel.read_bytes() == one
+    assert len(list((tmp_path / "cache" / "pdf").glob("*.pdf"))) == 5, "four parts and the page numbers, cached"

@@ -6,24 +6,18 @@ content-only fetcher, and display formulas shrunk to fit a measure.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import functools
 import hashlib
-import json
-import multiprocessing
-import os
 import re
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import weasyprint
 
-from generator import fragments, mathrender, pdfjoin, templating
+from generator import fragments, pdfjoin, rendercache, templating
 from generator.errors import OutputError
 from generator.fetcher import ContentOnlyFetcher, ResourceRefused
 from generator.model import Deck, Note
@@ -31,7 +25,6 @@ from generator.model import Deck, Note
 PAGE_SIZES = {"a4": "A4", "letter": "letter"}
 # Tagged PDF/UA-1: structure tree, /Lang, document title shown, fonts embedded.
 PDF_OPTIONS: dict[str, Any] = {"pdf_variant": "pdf/ua-1", "uncompressed_pdf": False}
-_WEASYPRINT_VERSION = version("weasyprint")
 # Notes per part of the sheet: at least _PART_MIN, then a boundary with probability 1/_PART_SPREAD
 # after each note, at most _PART_MAX. About a hundred notes: ~20 pages, ~100 MB to lay out.
 _PART_MIN, _PART_SPREAD, _PART_MAX = 32, 64, 192
@@ -128,7 +121,7 @@ def write(deck: Deck, target: Path, templates_dir: Path, timestamp: float, paper
 
     A rebuild after editing one note re-renders that note's part only; memory stays that of one part.
     """
-    with _part_cache(deck, paper) as cache:
+    with rendercache.opened(f"{deck.slug}-{paper}-", PDF_OPTIONS) as cache:
         parts: list[Path] = []
         missing: list[tuple[Path, Callable[[], str]]] = []
         for index, notes in enumerate(parts_of(deck.notes)):
@@ -138,20 +131,36 @@ def write(deck: Deck, target: Path, templates_dir: Path, timestamp: float, paper
             # when its turn comes rather than kept: all parts' HTML at once is most of a big bank's math.
             if pdfjoin.pages_in(path) is None:
                 missing.append((path, functools.partial(part_html, deck, notes, index == 0, templates_dir, paper)))
-        _render_all(missing, deck, target, templates_dir, jobs)
+        _render(missing, deck, target, templates_dir, jobs, PDF_OPTIONS)
         pages = sum(pdfjoin.pages_in(path) or 0 for path in parts)
         numbers_document = numbers_html(deck, pages, templates_dir, paper)
         numbers = cache.path_for(numbers_document, "")
         if pdfjoin.pages_in(numbers) != pages:
             # Hundreds of pages laid out at once: in a worker process, whose memory goes when it ends.
             isolated = jobs > 1 and pages > _PAGES_IN_PROCESS
-            _render_all([(numbers, lambda: numbers_document)], deck, target, templates_dir, jobs, {}, isolated)
+            _render([(numbers, lambda: numbers_document)], deck, target, templates_dir, jobs, {}, isolated)
         metadata = pdfjoin.Metadata(keywords=keywords_of(deck), created=timestamp)
         try:
             pdfjoin.join(parts, target, metadata, page_numbers=numbers)
         except pdfjoin.JoinError as error:
             raise OutputError(f"{target.name}: {error}") from error
         cache.keep_only([*parts, numbers])
+
+
+def _render(
+    documents: list[tuple[Path, Callable[[], str]]],
+    deck: Deck,
+    target: Path,
+    templates_dir: Path,
+    jobs: int,
+    options: dict[str, Any],
+    isolated: bool = False,
+) -> None:
+    """Render the documents into the cache, loading files only from the content folder and templates."""
+    base_url = str(deck.content_dir.resolve()) + "/"
+    errors = rendercache.render_all(documents, base_url, [deck.content_dir, templates_dir], options, jobs, isolated)
+    if errors:
+        raise OutputError(f"{target.name}: {errors[0]}")
 
 
 def _media_digest(deck: Deck, notes: Sequence[Note]) -> str:
@@ -163,93 +172,6 @@ def _media_digest(deck: Deck, notes: Sequence[Note]) -> str:
             with contextlib.suppress(OSError):
                 digest.update(hashlib.sha256((deck.content_dir / relative).read_bytes()).digest())
     return digest.hexdigest()
-
-
-class _PartCache:
-    def __init__(self, folder: Path, prefix: str) -> None:
-        self.folder = folder
-        self.prefix = prefix
-
-    def path_for(self, document: str, extra: str) -> Path:
-        material = "\0".join([document, extra, _WEASYPRINT_VERSION, json.dumps(PDF_OPTIONS, sort_keys=True)])
-        return self.folder / f"{self.prefix}{hashlib.sha256(material.encode('utf-8')).hexdigest()[:32]}.pdf"
-
-    def keep_only(self, used: list[Path]) -> None:
-        """Forget this deck's parts the build no longer uses, so the cache does not grow with every edit."""
-        for stale in set(self.folder.glob(f"{self.prefix}*.pdf")) - set(used):
-            stale.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def _part_cache(deck: Deck, paper: str) -> Iterator[_PartCache]:
-    folder = mathrender.cache_root() / "pdf"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError:  # no writable cache: parts live for this build only
-        with tempfile.TemporaryDirectory(prefix="studykit-sheet-") as scratch:
-            yield _PartCache(Path(scratch), f"{deck.slug}-{paper}-")
-        return
-    yield _PartCache(folder, f"{deck.slug}-{paper}-")
-
-
-def _render_all(
-    documents: list[tuple[Path, Callable[[], str]]],
-    deck: Deck,
-    target: Path,
-    templates_dir: Path,
-    jobs: int,
-    options: dict[str, Any] = PDF_OPTIONS,
-    isolated: bool = False,
-) -> None:
-    """Render each (path, make-the-HTML) to its path, on `jobs` processes, a few documents in flight at a time.
-
-    With one document and one job it is rendered in this process, unless `isolated`.
-    """
-    roots = [str(deck.content_dir), str(templates_dir)]
-    base_url = str(deck.content_dir.resolve()) + "/"
-
-    def task(path: Path, make: Callable[[], str]) -> tuple[str, str, list[str], str, dict[str, Any]]:
-        return (make(), base_url, roots, str(path), options)
-
-    errors: list[str | None] = []
-    if isolated or (jobs > 1 and len(documents) > 1):
-        # spawn, not fork: a forked worker would carry the whole deck and every formula with it.
-        context = multiprocessing.get_context("spawn")
-        workers = min(jobs, len(documents))
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            pending: set[concurrent.futures.Future[str | None]] = set()
-            for path, make in documents:
-                if len(pending) >= 2 * workers:
-                    done, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
-                    errors.extend(future.result() for future in done)
-                pending.add(pool.submit(_render_part, task(path, make)))
-            errors.extend(future.result() for future in concurrent.futures.as_completed(pending))
-    else:
-        errors = [_render_part(task(path, make)) for path, make in documents]
-    for error in errors:
-        if error:
-            raise OutputError(f"{target.name}: {error}")
-
-
-def _render_part(task: tuple[str, str, list[str], str, dict[str, Any]]) -> str | None:
-    """Worker: render one HTML document to `path` (atomically); the error message, if any."""
-    document, base_url, roots, path, options = task
-    temporary = f"{path}.{os.getpid()}.tmp"
-    fetcher = ContentOnlyFetcher([Path(root) for root in roots])
-    try:
-        weasyprint.HTML(string=document, base_url=base_url, url_fetcher=fetcher).write_pdf(temporary, **options)
-        os.replace(temporary, path)
-    except ResourceRefused as error:
-        return str(error)
-    except OSError as error:
-        return f"cannot write {path}: {error.strerror}"
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-    return None
 
 
 def write_html_as_pdf(document: str, deck: Deck, target: Path, templates_dir: Path) -> None:

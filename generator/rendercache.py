@@ -1,0 +1,117 @@
+"""PDF documents laid out by WeasyPrint in worker processes and kept by the hash of their HTML.
+
+The cheat sheet of a long bank is rendered part by part (`writers/pdf.py`); each part is a file
+here named by the hash of everything that decides its pages, so a rebuild lays out again only the
+parts whose notes changed. Only the files the last build used are kept.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import weasyprint
+
+from generator import mathrender
+from generator.fetcher import ContentOnlyFetcher, ResourceRefused
+
+_WEASYPRINT_VERSION = version("weasyprint")
+_Task = tuple[str, str, list[str], str, dict[str, Any]]
+
+
+class DocumentCache:
+    """The cached PDFs whose names start with `prefix` (one deck and paper size)."""
+
+    def __init__(self, folder: Path, prefix: str, options: dict[str, Any]) -> None:
+        self.folder = folder
+        self.prefix = prefix
+        self._salt = "\0".join([_WEASYPRINT_VERSION, json.dumps(options, sort_keys=True)])
+
+    def path_for(self, document: str, extra: str) -> Path:
+        """Where the PDF of `document` is kept; `extra` stands for what it loads (images) by content."""
+        material = "\0".join([document, extra, self._salt])
+        return self.folder / f"{self.prefix}{hashlib.sha256(material.encode('utf-8')).hexdigest()[:32]}.pdf"
+
+    def keep_only(self, used: list[Path]) -> None:
+        """Forget the PDFs of this prefix a build no longer uses, so the cache does not grow with every edit."""
+        for stale in set(self.folder.glob(f"{self.prefix}*.pdf")) - set(used):
+            stale.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def opened(prefix: str, options: dict[str, Any]) -> Iterator[DocumentCache]:
+    """The cache under <cache root>/pdf, or a folder for this build only when that cannot be written."""
+    folder = mathrender.cache_root() / "pdf"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError:
+        with tempfile.TemporaryDirectory(prefix="studykit-sheet-") as scratch:
+            yield DocumentCache(Path(scratch), prefix, options)
+        return
+    yield DocumentCache(folder, prefix, options)
+
+
+def render_all(
+    documents: list[tuple[Path, Callable[[], str]]],
+    base_url: str,
+    roots: list[Path],
+    options: dict[str, Any],
+    jobs: int,
+    isolated: bool = False,
+) -> list[str]:
+    """Render each (path, make-the-HTML) to its path; the error messages, if any.
+
+    On `jobs` processes with a few documents in flight at a time (the HTML is made when a document's
+    turn comes); one document with one job is rendered in this process, unless `isolated`.
+    """
+    folders = [str(root) for root in roots]
+
+    def task(path: Path, make: Callable[[], str]) -> _Task:
+        return (make(), base_url, folders, str(path), options)
+
+    results: list[str | None] = []
+    if isolated or (jobs > 1 and len(documents) > 1):
+        # spawn, not fork: a forked worker would carry the whole deck and every formula with it.
+        context = multiprocessing.get_context("spawn")
+        workers = max(1, min(jobs, len(documents)))
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            pending: set[concurrent.futures.Future[str | None]] = set()
+            for path, make in documents:
+                if len(pending) >= 2 * workers:
+                    done, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+                    results.extend(future.result() for future in done)
+                pending.add(pool.submit(render_one, task(path, make)))
+            results.extend(future.result() for future in concurrent.futures.as_completed(pending))
+    else:
+        results = [render_one(task(path, make)) for path, make in documents]
+    return [error for error in results if error]
+
+
+def render_one(task: _Task) -> str | None:
+    """Worker: render one HTML document to its path (atomically); the error message, if any."""
+    document, base_url, roots, path, options = task
+    temporary = f"{path}.{os.getpid()}.tmp"
+    fetcher = ContentOnlyFetcher([Path(root) for root in roots])
+    try:
+        weasyprint.HTML(string=document, base_url=base_url, url_fetcher=fetcher).write_pdf(temporary, **options)
+        os.replace(temporary, path)
+    except ResourceRefused as error:
+        return str(error)
+    except OSError as error:
+        return f"cannot write {path}: {error.strerror}"
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+    return None
