@@ -10,8 +10,9 @@ that memory and in-process caches are honest:
      previous .apkg is there to compare with, and the math cache the cold build filled;
   3. the target measurements, warm math cache: studykit's apkg packing from converted notes
      (anki.pack; the whole anki.write is printed beside it) against a bare genanki script writing
-     the same field strings and media, and studykit's cheat-sheet writer against WeasyPrint
-     rendering the writer's own final HTML (generator.writers.pdf.html_of) alone.
+     the same field strings and media, and studykit's cheat-sheet writer (parts on `jobs` worker
+     processes, as the build runs it, their CPU counted) against WeasyPrint rendering the writer's
+     whole-sheet HTML (generator.writers.pdf.html_of) alone in one process.
 
 Builds call `generator.build.build` as the command line does (jobs = number of CPUs). Stage times
 come from wrapping, in the child, what build() calls: `reader.read_deck` (read + validate, Markdown
@@ -349,7 +350,7 @@ def bare_genanki(
     package.write_to_file(str(target))
 
 
-def child_targets(content: Path, scratch: Path, repeat: int, pdfua_reference: bool) -> dict[str, Any]:
+def child_targets(content: Path, scratch: Path, repeat: int, pdfua_reference: bool, jobs: int) -> dict[str, Any]:
     import genanki
     import weasyprint
 
@@ -380,7 +381,8 @@ def child_targets(content: Path, scratch: Path, repeat: int, pdfua_reference: bo
         # The writer keeps rendered parts of the sheet in the cache: point it at an empty folder each
         # run, so that every part is laid out (the formulas stay warm: they are in memory by now).
         os.environ["STUDYKIT_CACHE_DIR"] = str(scratch / f"empty-cache-{next(fresh)}")
-        pdf.write(deck, scratch / "studykit.pdf", templates, timestamp)
+        # As the build runs it: parts on `jobs` worker processes, whose CPU time the clock counts.
+        pdf.write(deck, scratch / "studykit.pdf", templates, timestamp, jobs=jobs)
 
     converted = anki.convert(deck, templates, previous={})
     runs = {
@@ -408,7 +410,7 @@ def child_targets(content: Path, scratch: Path, repeat: int, pdfua_reference: bo
             lap = clock.lap()
             if name not in best or lap["cpu"] < best[name]["cpu"]:
                 best[name] = lap
-    return {"best": best, "repeat": repeat, "peak_mb": _peak_mb(), "html_mb": len(document) / 1e6}
+    return {"best": best, "repeat": repeat, "peak_mb": _peak_mb(), "html_mb": len(document) / 1e6, "jobs": jobs}
 
 
 def run_child(mode: str, args: dict[str, Any], cache_dir: Path) -> dict[str, Any]:
@@ -530,7 +532,8 @@ def print_targets(results: list[dict[str, Any]]) -> int:
         ratio = p["cpu"] / q["cpu"]
         failures += (ok := ratio <= PDF_MAX_RATIO) is False
         print(
-            f"{size:>6,} notes  cheat sheet, warm math, vs WeasyPrint write_pdf alone: {p['cpu']:.2f}s vs "
+            f"{size:>6,} notes  cheat sheet writer (-j {entry['targets']['jobs']}, worker CPU counted), warm math, "
+            f"vs WeasyPrint write_pdf alone: {p['cpu']:.2f}s vs "
             f"{q['cpu']:.2f}s = {ratio:.2f}x (target <= {PDF_MAX_RATIO}x) [wall {p['wall'] / q['wall']:.2f}x]  "
             f"{verdict(ok)}"
         )
@@ -633,7 +636,9 @@ def main() -> None:
             stats = Path(args["profile"]) if args.get("profile") else None
             out = child_build(Path(args["content"]), Path(args["output"]), args["outputs"], args["jobs"], stats)
         else:
-            out = child_targets(Path(args["content"]), Path(args["scratch"]), args["repeat"], args["pdfua"])
+            out = child_targets(
+                Path(args["content"]), Path(args["scratch"]), args["repeat"], args["pdfua"], args["jobs"]
+            )
         print(json.dumps(out))
         return
 
@@ -683,7 +688,13 @@ def main() -> None:
             repeat = options.repeat or (3 if size < 1000 else 1)
             targets = run_child(
                 "targets",
-                {"content": str(content), "scratch": str(scratch), "repeat": repeat, "pdfua": size < 1000},
+                {
+                    "content": str(content),
+                    "scratch": str(scratch),
+                    "repeat": repeat,
+                    "pdfua": size < 1000,
+                    "jobs": args["jobs"],
+                },
                 cache,
             )
             print_size(size, cold, warm, bank_mb, outputs)

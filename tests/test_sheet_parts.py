@@ -187,7 +187,7 @@ def test_page_numbers_that_do_not_match_the_pages_are_refused(tmp_path: Path) ->
 
 def test_parts_rendered_on_two_processes_give_the_same_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # The same small parts as above, without the recording (a worker process cannot be handed a local function).
-    for name, value in (("_PART_MIN", 4), ("_PART_SPREAD", 1), ("_PART_MAX", 4)):
+    for name, value in (("_PART_MIN", 4), ("_PART_SPREAD", 1), ("_PART_MAX", 4), ("_NOTES_WORTH_WORKERS", 1)):
         monkeypatch.setattr(pdf_writer, name, value)
     monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))

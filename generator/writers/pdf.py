@@ -28,6 +28,8 @@ PDF_OPTIONS: dict[str, Any] = {"pdf_variant": "pdf/ua-1", "uncompressed_pdf": Fa
 # Notes per part of the sheet: at least _PART_MIN, then a boundary with probability 1/_PART_SPREAD
 # after each note, at most _PART_MAX. About a hundred notes: ~20 pages, ~100 MB to lay out.
 _PART_MIN, _PART_SPREAD, _PART_MAX = 32, 64, 192
+# Parts to render are spread over worker processes (-j) when they hold at least this many notes.
+_NOTES_WORTH_WORKERS = 300
 # The page-number overlay of a longer sheet is laid out in a worker process (with -j > 1).
 _PAGES_IN_PROCESS = 100
 _DISPLAY_MATH = re.compile(r'<div class="math-display">(?P<image><img [^>]*?style="width:(?P<width>[\d.]+)em;)')
@@ -123,15 +125,25 @@ def write(deck: Deck, target: Path, templates_dir: Path, timestamp: float, paper
     """
     with rendercache.opened(f"{deck.slug}-{paper}-", PDF_OPTIONS) as cache:
         parts: list[Path] = []
-        missing: list[tuple[Path, Callable[[], str]]] = []
+        missing: list[tuple[list[Note], tuple[Path, Callable[[], str]]]] = []
         for index, notes in enumerate(parts_of(deck.notes)):
             path = cache.path_for(part_html(deck, notes, index == 0, templates_dir, paper), _media_digest(deck, notes))
             parts.append(path)
             # Not cached, or cached but unreadable (a damaged file): rendered afresh. The HTML is made again
             # when its turn comes rather than kept: all parts' HTML at once is most of a big bank's math.
             if pdfjoin.pages_in(path) is None:
-                missing.append((path, functools.partial(part_html, deck, notes, index == 0, templates_dir, paper)))
-        _render(missing, deck, target, templates_dir, jobs, PDF_OPTIONS)
+                make = functools.partial(part_html, deck, notes, index == 0, templates_dir, paper)
+                missing.append((notes, (path, make)))
+        # A worker process costs a second or two to start (Python, WeasyPrint, fonts): worth it for a long sheet only.
+        worth_workers = sum(len(notes) for notes, _ in missing) >= _NOTES_WORTH_WORKERS
+        _render(
+            [(path, make) for _, (path, make) in missing],
+            deck,
+            target,
+            templates_dir,
+            jobs if worth_workers else 1,
+            PDF_OPTIONS,
+        )
         pages = sum(pdfjoin.pages_in(path) or 0 for path in parts)
         numbers_document = numbers_html(deck, pages, templates_dir, paper)
         numbers = cache.path_for(numbers_document, "")
