@@ -124,14 +124,14 @@ def write(deck: Deck, target: Path, templates_dir: Path, timestamp: float, paper
     A rebuild after editing one note re-renders that note's part only; memory stays that of one part.
     """
     with rendercache.opened(f"{deck.slug}-{paper}-", PDF_OPTIONS) as cache:
-        parts: list[Path] = []
+        pages_of: dict[Path, int | None] = {}
         missing: list[tuple[list[Note], tuple[Path, Callable[[], str]]]] = []
         for index, notes in enumerate(parts_of(deck.notes)):
             path = cache.path_for(part_html(deck, notes, index == 0, templates_dir, paper), _media_digest(deck, notes))
-            parts.append(path)
+            pages_of[path] = pdfjoin.pages_in(path)
             # Not cached, or cached but unreadable (a damaged file): rendered afresh. The HTML is made again
             # when its turn comes rather than kept: all parts' HTML at once is most of a big bank's math.
-            if pdfjoin.pages_in(path) is None:
+            if pages_of[path] is None:
                 make = functools.partial(part_html, deck, notes, index == 0, templates_dir, paper)
                 missing.append((notes, (path, make)))
         # A worker process costs a second or two to start (Python, WeasyPrint, fonts): worth it for a long sheet only.
@@ -144,7 +144,8 @@ def write(deck: Deck, target: Path, templates_dir: Path, timestamp: float, paper
             jobs if worth_workers else 1,
             PDF_OPTIONS,
         )
-        pages = sum(pdfjoin.pages_in(path) or 0 for path in parts)
+        parts = list(pages_of)
+        pages = sum(count if count is not None else pdfjoin.pages_in(path) or 0 for path, count in pages_of.items())
         numbers_document = numbers_html(deck, pages, templates_dir, paper)
         numbers = cache.path_for(numbers_document, "")
         if pdfjoin.pages_in(numbers) != pages:
