@@ -171,10 +171,6 @@ def _context(deck: Deck, templates_dir: Path) -> dict[str, object]:
     }
 
 
-def html_of(deck: Deck, templates_dir: Path) -> str:
-    return templating.render(templating.environment(templates_dir), "page.html.j2", **_context(deck, templates_dir))
-
-
 def write(deck: Deck, target: Path, templates_dir: Path) -> None:
     """Stream the page to `target` note by note: a bank of thousands of notes is hundreds of MB of HTML."""
     env = templating.environment(templates_dir)
