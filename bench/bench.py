@@ -321,6 +321,7 @@ def child_build(content: Path, output: Path, outputs: list[str], jobs: int, prof
     result["peak_mb"] = _peak_mb()
     result["worker_peak_mb"] = _worker_peak_mb()
     result["outputs_mb"] = {path.name.split(".", 1)[1]: path.stat().st_size / 1e6 for path in report.written}
+    result["markdown_s"] = report.timings.get("markdown")  # the reader's own clock (wall) around Markdown
     return result
 
 
@@ -445,6 +446,8 @@ def stage_rows(build: dict[str, Any], outputs: list[str]) -> dict[str, dict[str,
     if read is not None:
         inside = math or {"wall": 0.0, "cpu": 0.0}
         rows[name] = {"wall": read["wall"] - inside["wall"], "cpu": read["cpu"] - inside["cpu"]}
+    if build.get("markdown_s") is not None:  # one process, so its wall time is CPU time too
+        rows["  of which Markdown to HTML"] = {"wall": build["markdown_s"], "cpu": build["markdown_s"]}
     rows[f"math rendering (jobs={build['jobs']})"] = math
     for kind in outputs:
         rows[f"writer {kind}"] = stages.get(kind)
