@@ -52,17 +52,23 @@ def svg_math(fragment: str) -> str:
     """Math as SVG images sized in em and sitting on the text's baseline; the TeX is the alt text."""
 
     def draw(found: MathMatch) -> str:
-        rendered = mathrender.render(found.tex, found.display)
-        style = (
-            f"width:{rendered.width_em:.3f}em;height:{rendered.height_em:.3f}em;"
-            f"vertical-align:{-rendered.depth_em:.3f}em"
-        )
-        image = (
-            f'<img class="math" role="math" src="{rendered.data_uri}" alt="{html.escape(found.tex)}" style="{style}">'
-        )
+        image = math_image(mathrender.render(found.tex, found.display))
         return f'<div class="math-display">{image}</div>' if found.display else image
 
     return replace_math(fragment, draw)
+
+
+def math_style(rendered: mathrender.RenderedMath) -> str:
+    """The formula's size in em, and its baseline on the text's."""
+    return (
+        f"width:{rendered.width_em:.3f}em;height:{rendered.height_em:.3f}em;vertical-align:{-rendered.depth_em:.3f}em"
+    )
+
+
+def math_image(rendered: mathrender.RenderedMath) -> str:
+    """The formula as an <img> holding its own SVG; its TeX is the alt text."""
+    label = html.escape(rendered.tex)
+    return f'<img class="math" role="math" src="{rendered.data_uri}" alt="{label}" style="{math_style(rendered)}">'
 
 
 def rewrite_images(fragment: str, rewrite: Callable[[str], str]) -> str:

@@ -47,21 +47,16 @@ class Glyphs:
         rendered = mathrender.render(found.tex, found.display)
         svg = _SVG_ELEMENT.match(rendered.svg)
         symbols = {m.group("id"): m.group(0) for m in _SYMBOL.finditer(svg.group("body"))} if svg else {}
-        style = (
-            f"width:{rendered.width_em:.3f}em;height:{rendered.height_em:.3f}em;"
-            f"vertical-align:{-rendered.depth_em:.3f}em"
-        )
-        label = html.escape(found.tex)
         if svg is None or any(self.symbols.get(key, text) != text for key, text in symbols.items()):
             # Not the shape expected, or an id that already names another outline: this formula keeps its own.
-            image = f'<img class="math" role="math" src="{rendered.data_uri}" alt="{label}" style="{style}">'
+            image = fragments.math_image(rendered)
         else:
             self.symbols.update(symbols)
             # currentColor: the formula takes the text colour, dark mode included.
             body = _BLACK.sub(r'\1="currentColor"', _SYMBOL.sub("", svg.group("body")))
             image = (
-                f'<svg class="math" role="img" aria-label="{label}" viewBox="{svg.group("view")}" '
-                f'style="{style}">{body}</svg>'
+                f'<svg class="math" role="img" aria-label="{html.escape(found.tex)}" viewBox="{svg.group("view")}" '
+                f'style="{fragments.math_style(rendered)}">{body}</svg>'
             )
         return f'<div class="math-display">{image}</div>' if found.display else image
 
