@@ -41,7 +41,7 @@ def tex_math(fragment: str, cloze_safe: bool = False) -> str:
         return fragment
 
     def delimit(found: MathMatch) -> str:
-        tex = html.escape(cloze.safe_tex(found.tex) if cloze_safe else found.tex, quote=False)
+        tex = html.escape(cloze.safe_tex(found.tex), quote=False)
         # Display math keeps a wrapper so that a wide formula scrolls instead of widening the card.
         return f'<div class="math-display">\\[{tex}\\]</div>' if found.display else f"\\({tex}\\)"
 

@@ -8,7 +8,6 @@ the size it would be with each formula carrying its own glyph outlines.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 from pathlib import Path
@@ -62,9 +61,8 @@ class Glyphs:
 
     def definitions(self) -> str:
         """One hidden SVG holding every glyph used so far (the page puts it after the last note)."""
-        digest = hashlib.sha256("".join(sorted(self.symbols)).encode("utf-8")).hexdigest()[:8]
         return (
-            f'<svg class="math-glyphs" id="glyphs-{digest}" aria-hidden="true" focusable="false" width="0" height="0">'
+            '<svg class="math-glyphs" aria-hidden="true" focusable="false" width="0" height="0">'
             + "".join(self.symbols[key] for key in sorted(self.symbols))
             + "</svg>"
         )

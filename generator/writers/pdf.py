@@ -125,25 +125,19 @@ def write(deck: Deck, target: Path, templates_dir: Path, timestamp: float, paper
     """
     with rendercache.opened(f"{deck.slug}-{paper}-", PDF_OPTIONS) as cache:
         pages_of: dict[Path, int | None] = {}
-        missing: list[tuple[list[Note], tuple[Path, Callable[[], str]]]] = []
+        missing: list[tuple[Path, Callable[[], str]]] = []
+        missing_notes = 0
         for index, notes in enumerate(parts_of(deck.notes)):
             path = cache.path_for(part_html(deck, notes, index == 0, templates_dir, paper), _media_digest(deck, notes))
             pages_of[path] = pdfjoin.pages_in(path)
             # Not cached, or cached but unreadable (a damaged file): rendered afresh. The HTML is made again
             # when its turn comes rather than kept: all parts' HTML at once is most of a big bank's math.
             if pages_of[path] is None:
-                make = functools.partial(part_html, deck, notes, index == 0, templates_dir, paper)
-                missing.append((notes, (path, make)))
+                missing.append((path, functools.partial(part_html, deck, notes, index == 0, templates_dir, paper)))
+                missing_notes += len(notes)
         # A worker process costs a second or two to start (Python, WeasyPrint, fonts): worth it for a long sheet only.
-        worth_workers = sum(len(notes) for notes, _ in missing) >= _NOTES_WORTH_WORKERS
-        _render(
-            [(path, make) for _, (path, make) in missing],
-            deck,
-            target,
-            templates_dir,
-            jobs if worth_workers else 1,
-            PDF_OPTIONS,
-        )
+        workers = jobs if missing_notes >= _NOTES_WORTH_WORKERS else 1
+        _render(missing, deck, target, templates_dir, workers, PDF_OPTIONS)
         parts = list(pages_of)
         pages = sum(count if count is not None else pdfjoin.pages_in(path) or 0 for path, count in pages_of.items())
         numbers_document = numbers_html(deck, pages, templates_dir, paper)
