@@ -704,27 +704,17 @@ class _ResourceScan:
                     f"animating `{animated}` is not allowed in a note{within}",
                     "an animation could make it load anything",
                 )
+            element = _Element(tag, raw, "attachment" in rel, allow_files, within, depth)
             for name, value in attributes:
-                where = svg or _Where(spot, name, value)
-                self._attribute(tag, raw, name, value, "attachment" in rel, where, allow_files, within, depth)
+                self._attribute(element, name, value, svg or _Where(spot, name, value))
         for css in parsed.style_text:
             problem = _css_problem(css)
             if problem:
                 where = svg or _Where(_Spot(self, css.strip()[:60]))
                 self._error(where, f"{problem} is not allowed in a note{within}", "use a Markdown image instead")
 
-    def _attribute(
-        self,
-        tag: str,
-        raw: str,
-        name: str,
-        value: str,
-        attachment: bool,
-        where: _Where,
-        allow_files: bool,
-        within: str,
-        depth: int,
-    ) -> None:
+    def _attribute(self, element: _Element, name: str, value: str, where: _Where) -> None:
+        within = element.within
         if name.startswith("on"):
             self._error(where, f"event handler `{name}=` is not allowed in a note{within}", "notes run no code")
             return
@@ -738,27 +728,20 @@ class _ResourceScan:
         for candidate in _srcset_urls(value) if name.endswith("srcset") else [value]:
             url = _URL_NOISE.sub("", candidate).strip(_C0_OR_SPACE)
             if url[:5].lower() != "data:":
-                self._url(tag, raw, name, url, attachment, where, allow_files, within, depth)
+                self._url(element, name, url, where)
                 continue
             document = _svg_of_data_uri(url)
-            if document is not None and depth < 3:
+            if document is not None and element.depth < 3:
                 self.fragment(
-                    document, allow_files=False, svg=where.named(f"the SVG data: URI of {name}="), depth=depth + 1
+                    document,
+                    allow_files=False,
+                    svg=where.named(f"the SVG data: URI of {name}="),
+                    depth=element.depth + 1,
                 )
 
-    def _url(
-        self,
-        tag: str,
-        raw: str,
-        name: str,
-        url: str,
-        attachment: bool,
-        where: _Where,
-        allow_files: bool,
-        within: str,
-        depth: int,
-    ) -> None:
-        shown = f"{name}={url!r}{within}"
+    def _url(self, element: _Element, name: str, url: str, where: _Where) -> None:
+        tag, depth = element.tag, element.depth
+        shown = f"{name}={url!r}{element.within}"
         try:
             parts = urlsplit(url)
         except ValueError:
@@ -767,7 +750,9 @@ class _ResourceScan:
         scheme = parts.scheme.lower()
         if url.startswith("#"):
             return
-        link = (tag in ("a", "area") and name.endswith("href") and not attachment) or name in _CITATION_ATTRIBUTES
+        link = (
+            tag in ("a", "area") and name.endswith("href") and not element.attachment
+        ) or name in _CITATION_ATTRIBUTES
         web = (scheme in ("http", "https") and bool(parts.netloc)) or scheme == "mailto"
         if "\\" in url:
             self._error(where, f"{shown}: a `\\` in a URL is not allowed", "use `/` between folders")
@@ -779,7 +764,7 @@ class _ResourceScan:
                 f"{shown} points outside the content folder",
                 "copy the file into the content folder and refer to it by a relative path",
             )
-        elif not allow_files or not (link or (tag == "img" and name == "src")):
+        elif not element.allow_files or not (link or (tag == "img" and name == "src")):
             self._error(
                 where,
                 f"{shown}: only an image's src or a link may refer to a file here",
@@ -793,7 +778,7 @@ class _ResourceScan:
                 f"{shown}: write an image's path as it is, without `%` escapes, `?` or `#`",
                 "a file name with spaces goes in angle brackets: ![what it shows](<figures/my figure.svg>)",
             )
-        elif not _writers_find_src(raw):
+        elif not _writers_find_src(element.raw):
             self._error(
                 where,
                 f'{shown}: write a figure as a Markdown image or as <img src="…">',
@@ -879,6 +864,18 @@ class _Spot:
             self._offset = self.scan.find(self.raw)
             self.written = self.scan.text[self._offset : self.scan.cursor] if self._offset >= 0 else ""
         return self._offset
+
+
+@dataclass(frozen=True)
+class _Element:
+    """A tag being checked, with what its attributes' checks need to know of it and of where it is."""
+
+    tag: str
+    raw: str  # as written in the note
+    attachment: bool  # rel="attachment": a link that downloads rather than navigates
+    allow_files: bool  # False inside an SVG: it may not refer to further files
+    within: str  # " (inside …)" for messages about an SVG's contents, else ""
+    depth: int  # how many SVGs deep
 
 
 class _Where:
