@@ -14,16 +14,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator import reader, templating
-from generator.errors import OutputError, Problem
+from generator import reader, templating, writers
+from generator.context import BuildContext, BuildOptions, newest_source_time
+from generator.errors import OutputError, Problem, UsageError
 from generator.model import Deck
-from generator.writers import anki, booklet, cards, page, pdf
-
-# Output kinds, each written to build/<slug>.<kind>. The cheat sheet ("pdf") comes after the other PDFs so that
-# anything keying outputs by file suffix finds the cheat sheet under "pdf".
-OUTPUTS = ("apkg", "pdf", "html", "full.pdf", "cards.pdf")
-# What the command line calls each output.
-OUTPUT_NAMES = {"apkg": "apkg", "pdf": "pdf", "html": "html", "full": "full.pdf", "cards": "cards.pdf"}
+from generator.writers import WriteResult
 
 
 @dataclass(frozen=True)
@@ -31,26 +26,22 @@ class BuildReport:
     deck: Deck
     written: list[Path]
     warnings: list[Problem]
-    deck_changes: anki.DeckChanges | None = None
+    results: dict[str, WriteResult] = field(default_factory=dict)  # by writer name
     timings: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def notices(self) -> list[str]:
+        return [line for result in self.results.values() for line in result.notices]
 
-def output_path(deck: Deck, output_dir: Path, kind: str) -> Path:
-    return output_dir / f"{deck.slug}.{kind}"
+    @property
+    def deck_changes(self) -> object:
+        """The Anki writer's account of what changed in the deck, when it ran."""
+        result = self.results.get("apkg")
+        return result.details if result else None
 
 
-def source_epoch(deck: Deck, templates_dir: Path) -> int:
-    """The build's timestamp: SOURCE_DATE_EPOCH when set, else the newest source file's mtime.
-
-    Anki only updates a note on import when the note's modification time is newer than the one
-    it has, so the timestamp must move when the content moves, and stay put when it does not.
-    """
-    if epoch := os.environ.get("SOURCE_DATE_EPOCH"):
-        return int(epoch)
-    sources = [p for p in deck.content_dir.rglob("*") if p.is_file()] + [
-        p for p in templates_dir.rglob("*") if p.is_file()
-    ]
-    return int(max(p.stat().st_mtime for p in sources))
+def output_path(deck: Deck, output_dir: Path, suffix: str) -> Path:
+    return output_dir / f"{deck.slug}.{suffix}"
 
 
 def check(content_dir: Path, strict: bool = False, jobs: int = 1) -> reader.ReadResult:
@@ -60,45 +51,46 @@ def check(content_dir: Path, strict: bool = False, jobs: int = 1) -> reader.Read
 def build(
     content_dir: Path,
     output_dir: Path,
-    outputs: tuple[str, ...] = OUTPUTS,
+    outputs: tuple[str, ...] = (),
     templates_dir: Path = templating.TEMPLATES_DIR,
     strict: bool = False,
     paper: str = "a4",
     jobs: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> BuildReport:
-    timings: dict[str, float] = {}
-    result = reader.read_deck(content_dir, strict=strict, jobs=jobs, timings=timings, progress=progress)
-    deck = result.deck
-    timestamp = source_epoch(deck, templates_dir)
-    changes: list[anki.DeckChanges] = []
-    writers: dict[str, Callable[[Path], object]] = {
-        "apkg": lambda target: changes.append(
-            anki.write(deck, target, templates_dir, previous_package=output_path(deck, output_dir, "apkg"))
-        ),
-        "pdf": lambda target: pdf.write(deck, target, templates_dir, timestamp, paper, jobs),
-        "html": lambda target: page.write(deck, target, templates_dir),
-        "full.pdf": lambda target: booklet.write(deck, target, templates_dir, timestamp, paper),
-        "cards.pdf": lambda target: cards.write(deck, target, templates_dir, timestamp, paper),
-    }
-    outputs = tuple(dict.fromkeys(OUTPUT_NAMES.get(name, name) for name in outputs))
+    """Build `outputs` (command-line names; none: all) of the deck in `content_dir` into `output_dir`."""
+    options = BuildOptions(content_dir, output_dir, outputs, templates_dir, paper.lower(), jobs, strict, progress)
+    return run(options)
+
+
+def run(options: BuildOptions) -> BuildReport:
     try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"{output_dir}: cannot create output folder: {error.strerror}") from error
-    targets = [output_path(deck, output_dir, kind) for kind in outputs]
-    with _staged(targets) as staged:
-        for kind, temporary in zip(outputs, staged, strict=True):
-            started = time.perf_counter()
-            writers[kind](temporary)
-            timings[kind] = time.perf_counter() - started
-    return BuildReport(
-        deck=deck,
-        written=targets,
-        warnings=result.warnings,
-        deck_changes=changes[0] if changes else None,
-        timings=timings,
+        chosen = writers.chosen(options.outputs)
+    except KeyError as error:
+        raise UsageError(f"unknown output {error.args[0]}; choose from {', '.join(writers.names())}") from error
+    timings: dict[str, float] = {}
+    result = reader.read_deck(
+        options.content_dir, strict=options.strict, jobs=options.jobs, timings=timings, progress=options.progress
     )
+    deck = result.deck
+    context = BuildContext(
+        options=options,
+        language=deck.language,
+        timestamp=newest_source_time(deck.content_dir, options.templates_dir),
+    )
+    try:
+        options.output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{options.output_dir}: cannot create output folder: {error.strerror}") from error
+    targets = [output_path(deck, options.output_dir, writer.suffix) for writer in chosen]
+    results: dict[str, WriteResult] = {}
+    with _staged(targets) as staged:
+        for writer, temporary in zip(chosen, staged, strict=True):
+            started = time.perf_counter()
+            results[writer.name] = writer.write(deck, temporary, context) or WriteResult()
+            timings[writer.name] = time.perf_counter() - started
+    warnings = [*result.warnings, *(w for written in results.values() for w in written.warnings)]
+    return BuildReport(deck=deck, written=targets, warnings=warnings, results=results, timings=timings)
 
 
 @contextlib.contextmanager

@@ -5,15 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from generator import __version__
+from generator import __version__, writers
+from generator.context import PAPERS
 from generator.errors import Problem
-
-if TYPE_CHECKING:
-    from generator.writers.anki import DeckChanges
 
 _content = click.option(
     "--content",
@@ -76,11 +74,20 @@ def main() -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="studykit")
 def cli() -> None:
-    """Compile Markdown question-and-answer notes into an Anki deck, a PDF cheat sheet and a study page."""
+    """Compile Markdown question-and-answer notes into an Anki deck, printable PDFs and a study page."""
 
 
-@cli.command()
-@click.argument("outputs", nargs=-1, type=click.Choice(["apkg", "pdf", "html", "full", "cards", "all"]))
+def _outputs_help() -> str:
+    listing = "\n".join(f"  {w.name:<6} {w.description} (<slug>.{w.suffix})" for w in writers.WRITERS.values())
+    return f"""Build OUTPUTS from the notes (default: all of them).
+
+\b
+{listing}
+"""
+
+
+@cli.command(help=_outputs_help())
+@click.argument("outputs", nargs=-1, type=click.Choice([*writers.names(), "all"]))
 @_content
 @click.option(
     "--output",
@@ -91,7 +98,11 @@ def cli() -> None:
     help="Folder the outputs are written to.",
 )
 @click.option(
-    "--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True, help="Cheat sheet paper size."
+    "--paper",
+    type=click.Choice(list(PAPERS), case_sensitive=False),
+    default="a4",
+    show_default=True,
+    help="Paper size of every PDF (cheat sheet, booklet, flashcards).",
 )
 @_strict
 @_jobs
@@ -107,15 +118,15 @@ def build(
     quiet: bool,
     verbose: bool,
 ) -> None:
-    """Build OUTPUTS (apkg, pdf, html, full, cards; default: all) from the notes."""
     from generator import build as pipeline
+    from generator.context import BuildOptions
 
-    chosen = pipeline.OUTPUTS if not outputs or "all" in outputs else tuple(dict.fromkeys(outputs))
     progress = _Progress(enabled=not quiet)
+    options = BuildOptions(
+        content_dir, output_dir, outputs, paper=paper.lower(), jobs=jobs, strict=strict, progress=progress
+    )
     try:
-        report = pipeline.build(
-            content_dir, output_dir, chosen, strict=strict, paper=paper, jobs=jobs, progress=progress
-        )
+        report = pipeline.run(options)
     finally:
         progress.close()
     _print_warnings(report.warnings)
@@ -126,25 +137,8 @@ def build(
         return
     for path in report.written:
         click.echo(f"wrote {path}")
-    if report.deck_changes is not None:
-        _print_deck_changes(report.deck_changes)
-
-
-def _print_deck_changes(changes: DeckChanges) -> None:
-    if changes.first_build:
-        click.echo(f"deck: {len(changes.added)} Anki notes (no previous deck in the output folder to compare with)")
-        return
-    if not (changes.added or changes.changed or changes.removed):
-        click.echo("deck: no note changed since the previous build")
-        return
-    click.echo(f"deck: {len(changes.added)} added, {len(changes.changed)} changed, {len(changes.removed)} removed")
-    for label in changes.added:
-        click.echo(f"  added:   {label}")
-    for label in changes.changed:
-        click.echo(f"  changed: {label}")
-    for label, search in zip(changes.removed, changes.removed_searches, strict=True):
-        click.echo(f"  removed: {label}")
-        click.echo(f"           Anki's import never deletes; find it in the browser with: {search}")
+    for line in report.notices:
+        click.echo(line)
 
 
 @cli.command()

@@ -59,3 +59,7 @@ class ContentFolderError(StudykitError):
 
 class OutputError(StudykitError):
     """An output could not be written (permissions, disk full, a renderer failure)."""
+
+
+class UsageError(StudykitError):
+    """The command asked for something that does not exist (an unknown output, say)."""

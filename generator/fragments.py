@@ -17,11 +17,8 @@ from pathlib import Path
 from pygments.formatters import HtmlFormatter
 
 from generator import cloze, mathrender
-from generator.markup import MathMatch, replace_math
+from generator.markup import DISPLAY_MATH, INLINE_MATH, MathMatch, replace_math
 
-# The two halves of markup.MATH_SPAN, display math without the blank lines arithmatex puts around it.
-_INLINE_MATH = re.compile(r'<span class="arithmatex">\\\((?P<tex>.*?)\\\)</span>', re.DOTALL)
-_DISPLAY_MATH = re.compile(r'<div class="arithmatex">\\\[\s*(?P<tex>.*?)\s*\\\]</div>', re.DOTALL)
 _IMG_TAG = re.compile(r"<img\b", re.IGNORECASE)
 _IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")', re.IGNORECASE)
 
@@ -35,9 +32,9 @@ def tex_math(fragment: str, cloze_safe: bool = False) -> str:
         # arithmatex already wrote the TeX escaped and in MathJax's delimiters: only the wrappers
         # change, and a template substitution does that without a Python call per formula.
         if '<span class="arithmatex">' in fragment:
-            fragment = _INLINE_MATH.sub(r"\\(\g<tex>\\)", fragment)
+            fragment = INLINE_MATH.sub(r"\\(\g<tex>\\)", fragment)
         if '<div class="arithmatex">' in fragment:
-            fragment = _DISPLAY_MATH.sub(r'<div class="math-display">\\[\g<tex>\\]</div>', fragment)
+            fragment = DISPLAY_MATH.sub(r'<div class="math-display">\\[\g<tex>\\]</div>', fragment)
         return fragment
 
     def delimit(found: MathMatch) -> str:
@@ -48,12 +45,23 @@ def tex_math(fragment: str, cloze_safe: bool = False) -> str:
     return replace_math(fragment, delimit)
 
 
-def svg_math(fragment: str) -> str:
-    """Math as SVG images sized in em and sitting on the text's baseline; the TeX is the alt text."""
+def svg_math(fragment: str, max_display_em: float | None = None) -> str:
+    """Math as SVG images sized in em and sitting on the text's baseline; the TeX is the alt text.
+
+    A display formula wider than `max_display_em` is shrunk to that width: its SVG is sized in em, so a
+    smaller font size on its block scales it without distortion.
+    """
 
     def draw(found: MathMatch) -> str:
-        image = math_image(mathrender.render(found.tex, found.display))
-        return f'<div class="math-display">{image}</div>' if found.display else image
+        rendered = mathrender.render(found.tex, found.display)
+        image = math_image(rendered)
+        if not found.display:
+            return image
+        # The width as the style writes it, so that the ratio is the one the drawing's size shows.
+        shown_width = float(f"{rendered.width_em:.3f}")
+        if max_display_em is not None and shown_width > max_display_em:
+            return f'<div class="math-display" style="font-size:{max_display_em / shown_width:.3f}em">{image}</div>'
+        return f'<div class="math-display">{image}</div>'
 
     return replace_math(fragment, draw)
 
@@ -67,7 +75,7 @@ def math_style(rendered: mathrender.RenderedMath) -> str:
 
 def math_image(rendered: mathrender.RenderedMath) -> str:
     """The formula as an <img> holding its own SVG; its TeX is the alt text."""
-    label = html.escape(rendered.tex)
+    label = html.escape(rendered.label)
     return f'<img class="math" role="math" src="{rendered.data_uri}" alt="{label}" style="{math_style(rendered)}">'
 
 

@@ -35,6 +35,11 @@ MATH_SPAN = re.compile(
     r'|<div class="arithmatex">\\\[(?P<display>.*?)\\\]</div>',
     re.DOTALL,
 )
+# The two halves of MATH_SPAN, display math without the blank lines arithmatex puts around it.
+INLINE_MATH = re.compile(r'<span class="arithmatex">\\\((?P<tex>.*?)\\\)</span>', re.DOTALL)
+DISPLAY_MATH = re.compile(r'<div class="arithmatex">\\\[\s*(?P<tex>.*?)\s*\\\]</div>', re.DOTALL)
+# A formula in a Markdown table row, `$…$` (not `\$`), paired from the left as arithmatex pairs them.
+TABLE_ROW_FORMULA = re.compile(r"(?<!\\)\$[^$\n]+?(?<!\\)\$")
 _CODE_BLOCK = re.compile(r"<pre\b.*?</pre>|<code\b.*?</code>", re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 # A dollar left in the text followed by something that is not a digit or space is almost always

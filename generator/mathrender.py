@@ -1,8 +1,9 @@
 """TeX to vector SVG at build time, for the outputs that run no JavaScript (PDF, study page).
 
-ziamath is pure Python and bundles the STIX Two Math font, so rendering needs no TeX install
-and no network. Each SVG is sized in `em` so that it scales with the text around it, and is
-shifted down by its depth so that its baseline sits on the text's baseline.
+This module is the math-engine interface: writers get a `RenderedMath` (the SVG, its size and
+baseline in em, its glyphs apart for sharing, the TeX as label) and never see the engine's markup.
+The engine itself is one module under `generator/engines/`; rendered formulas are kept on disk by
+a key that names the engine and its version, and in memory for the rest of the build.
 """
 
 from __future__ import annotations
@@ -10,92 +11,89 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import hashlib
+import importlib
 import json
 import os
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from importlib.metadata import version
 from pathlib import Path
+from types import ModuleType
 
-import ziamath
-from ziamath import tex as ziamath_tex
+from generator import context
 
-# The size ziamath draws at; only ratios to it matter, because the output is sized in em.
-_RENDER_SIZE = 16.0
-_VIEWBOX = re.compile(r'viewBox="([-\d.e]+) ([-\d.e]+) ([-\d.e]+) ([-\d.e]+)"')
-# ziamath prints an unknown command such as \foo as the literal text "\foo" without complaint.
-_UNKNOWN_COMMAND = re.compile(r">\s*(\\[A-Za-z]+)\s*<")
-_RENDERER_VERSION = version("ziamath")
+DEFAULT_ENGINE = "ziamath"
 # Below this many uncached formulas, starting worker processes costs more than it saves.
 _PARALLEL_THRESHOLD = 64
-_GROUP_BRACE = re.compile(r"(?<!\\)[{}]")
-# ziamath writes these into its MathML unescaped and then fails to parse it ("not well-formed").
-_AMPERSAND_OR_ENVIRONMENT = re.compile(r"\\begin\{|\\end\{|(?<!\\)&")
-_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Formulas kept in memory between the reader and the writers. Bounded: a bank of thousands of notes has
+# tens of thousands of formulas (~10 KB of SVG each); beyond this many, a writer reads the disk cache again.
+_IN_MEMORY = 4096
 
 
 class MathRenderError(Exception):
-    """A formula that cannot be rendered; the message says why."""
+    """A formula that cannot be rendered; the message is the engine's own account of why."""
 
 
 @dataclass(frozen=True)
 class RenderedMath:
     tex: str
     display: bool
-    svg: str
+    svg: str  # a standalone SVG document, as the engine drew it
+    view_box: str  # the drawing's viewBox; "" when the engine's SVG could not be split into the parts below
+    body: str  # the drawing without its glyph definitions, in currentColor; places glyphs with <use href="#id">
+    glyphs: tuple[tuple[str, str], ...]  # (id, defining element) of every glyph `body` uses; one id, one outline
     width_em: float
     height_em: float
-    depth_em: float
+    depth_em: float  # how far below the text's baseline the drawing reaches
+
+    @property
+    def label(self) -> str:
+        """What a screen reader says: the TeX as written."""
+        return self.tex
 
     @property
     def data_uri(self) -> str:
         return "data:image/svg+xml;base64," + base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
 
 
-def unknown_commands(tex: str) -> list[str]:
-    _check_characters(tex)
-    try:
-        mathml = ziamath_tex.tex2mml(tex)
-    except Exception as error:  # ziamath raises bare exceptions of several kinds on bad input
-        raise MathRenderError(_describe(error)) from error
-    return sorted(set(_UNKNOWN_COMMAND.findall(mathml)))
+@lru_cache(maxsize=1)
+def engine() -> ModuleType:
+    """The engine module, imported once per process (and only when a formula is drawn or checked)."""
+    name = os.environ.get("STUDYKIT_MATH_ENGINE", DEFAULT_ENGINE)
+    return importlib.import_module(f"generator.engines.{name}")
 
 
-def cache_root() -> Path:
-    """Where studykit keeps what it rendered between runs: $STUDYKIT_CACHE_DIR, else the user's cache folder."""
-    if configured := os.environ.get("STUDYKIT_CACHE_DIR"):
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "studykit"
+def hint() -> str:
+    """What to do about a formula the engine refuses, in the engine's terms."""
+    return str(engine().HINT)
 
 
 def cache_dir() -> Path:
     """Where rendered formulas are kept."""
-    return cache_root() / "math"
+    return context.cache_root() / "math"
 
 
 def _cache_key(tex: str, display: bool) -> str:
-    # The renderer's version is part of the key: a new ziamath may draw differently.
-    material = json.dumps([tex, display, _RENDER_SIZE, _RENDERER_VERSION])
+    # The engine and its version are part of the key: another engine, or a new version, may draw differently.
+    material = json.dumps([tex, display, engine().NAME, engine().VERSION])
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
-# Formulas kept in memory between the reader and the writers. Bounded: a bank of thousands of notes has
-# tens of thousands of formulas (~10 KB of SVG each); beyond this many, a writer reads the disk cache again.
-_IN_MEMORY = 4096
+def _cache_path(tex: str, display: bool) -> Path:
+    return cache_dir() / f"{_cache_key(tex, display)}.json"
 
 
 @lru_cache(maxsize=_IN_MEMORY)
 def render(tex: str, display: bool) -> RenderedMath:
     """Render one formula, from the disk cache when it was rendered before."""
-    path = cache_dir() / f"{_cache_key(tex, display)}.json"
+    path = _cache_path(tex, display)
     try:
-        return RenderedMath(**json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        stored["glyphs"] = tuple(tuple(pair) for pair in stored["glyphs"])
+        return RenderedMath(**stored)
+    except (OSError, ValueError, TypeError, KeyError):
         pass  # not cached yet, or a damaged entry: render afresh
-    rendered = _render_uncached(tex, display)
+    rendered: RenderedMath = engine().render(tex, display)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
@@ -107,7 +105,7 @@ def render(tex: str, display: bool) -> RenderedMath:
 
 
 def is_cached(tex: str, display: bool) -> bool:
-    return (cache_dir() / f"{_cache_key(tex, display)}.json").is_file()
+    return _cache_path(tex, display).is_file()
 
 
 def _render_for_pool(formula: tuple[str, bool]) -> str | None:
@@ -124,8 +122,8 @@ def prerender(
 ) -> dict[tuple[str, bool], str]:
     """Render every formula not yet cached, on `jobs` processes; return the errors by formula.
 
-    Rendering is pure CPU work in Python, so threads would not help; worker processes write the
-    disk cache and the caller's later `render` calls read it back.
+    Rendering is CPU work, so threads would not help; worker processes write the disk cache and
+    the caller's later `render` calls read it back.
     """
     unique = list(dict.fromkeys(formulas))
     todo = [formula for formula in unique if not is_cached(*formula)]
@@ -145,63 +143,3 @@ def prerender(
         if progress:
             progress(1)
     return errors
-
-
-def _render_uncached(tex: str, display: bool) -> RenderedMath:
-    if not tex.strip():
-        raise MathRenderError("empty formula")
-    balance = _brace_balance(tex)
-    if balance:
-        raise MathRenderError(f"{abs(balance)} {'unclosed `{`' if balance > 0 else 'unmatched `}`'}")
-    unknown = unknown_commands(tex)
-    if unknown:
-        raise MathRenderError(f"unknown LaTeX command{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
-    try:
-        svg = ziamath.Latex(  # type: ignore[attr-defined]
-            tex, size=_RENDER_SIZE, inline=not display
-        ).svg()
-    except Exception as error:
-        raise MathRenderError(_describe(error)) from error
-    viewbox = _VIEWBOX.search(svg)
-    if viewbox is None:
-        raise MathRenderError("the renderer produced no drawing")
-    _, min_y, width, height = (float(value) for value in viewbox.groups())
-    return RenderedMath(
-        tex=tex,
-        display=display,
-        svg=svg,
-        width_em=width / _RENDER_SIZE,
-        height_em=height / _RENDER_SIZE,
-        depth_em=(min_y + height) / _RENDER_SIZE,
-    )
-
-
-def _check_characters(tex: str) -> None:
-    """Raise for what ziamath would only report as malformed XML."""
-    control = _CONTROL_CHARACTER.search(tex)
-    if control:
-        raise MathRenderError(f"control character U+{ord(control.group()):04X} in the formula")
-    depth = 0
-    for token in _AMPERSAND_OR_ENVIRONMENT.findall(tex):
-        if token == "&" and depth <= 0:
-            raise MathRenderError("`&` outside a matrix or aligned environment; write \\& for an ampersand")
-        depth += 1 if token.startswith("\\begin") else -1 if token.startswith("\\end") else 0
-
-
-def _brace_balance(tex: str) -> int:
-    """Open minus closed groups; ziamath silently closes a missing `}` itself."""
-    depth = 0
-    for brace in _GROUP_BRACE.findall(tex):
-        depth += 1 if brace == "{" else -1
-        if depth < 0:
-            return depth
-    return depth
-
-
-def _describe(error: Exception) -> str:
-    text = str(error).strip()
-    if not text:
-        # ziamath's exceptions carry their meaning in the class name: ExtraLeftOrMissingRightError.
-        words = re.findall(r"[A-Z][a-z]*", type(error).__name__.removesuffix("Error"))
-        text = " ".join(words).lower().replace("left", "\\left").replace("right", "\\right")
-    return text.splitlines()[0][:200]

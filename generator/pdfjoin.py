@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pikepdf
+
+from generator.context import iso_timestamp
 
 
 class JoinError(Exception):
@@ -147,8 +148,8 @@ def _copy_outline(joined: pikepdf.Pdf, items: list[pikepdf.OutlineItem]) -> list
 
 
 def _set_metadata(joined: pikepdf.Pdf, metadata: Metadata) -> None:
-    moment = datetime.fromtimestamp(metadata.created, UTC)
+    moment = iso_timestamp(metadata.created)
     with joined.open_metadata(set_pikepdf_as_editor=False, update_docinfo=True) as xmp:
         xmp["pdf:Keywords"] = metadata.keywords
-        xmp["xmp:CreateDate"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-        xmp["xmp:ModifyDate"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        xmp["xmp:CreateDate"] = moment
+        xmp["xmp:ModifyDate"] = moment

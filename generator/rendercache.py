@@ -1,6 +1,6 @@
 """PDF documents laid out by WeasyPrint in worker processes and kept by the hash of their HTML.
 
-The cheat sheet of a long bank is rendered part by part (`writers/pdf.py`); each part is a file
+The cheat sheet of a long bank is rendered part by part (`writers/sheet.py`); each part is a file
 here named by the hash of everything that decides its pages, so a rebuild lays out again only the
 parts whose notes changed. Only the files the last build used are kept.
 """
@@ -16,16 +16,11 @@ import multiprocessing
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import weasyprint
+from generator import pdfengine
 
-from generator import mathrender
-from generator.fetcher import ContentOnlyFetcher, ResourceRefused
-
-_WEASYPRINT_VERSION = version("weasyprint")
 _Task = tuple[str, str, list[str], str, dict[str, Any]]
 
 
@@ -35,7 +30,7 @@ class DocumentCache:
     def __init__(self, folder: Path, prefix: str, options: dict[str, Any]) -> None:
         self.folder = folder
         self.prefix = prefix
-        self._salt = "\0".join([_WEASYPRINT_VERSION, json.dumps(options, sort_keys=True)])
+        self._salt = "\0".join([pdfengine.NAME, pdfengine.VERSION, json.dumps(options, sort_keys=True)])
 
     def path_for(self, document: str, extra: str) -> Path:
         """Where the PDF of `document` is kept; `extra` stands for what it loads (images) by content."""
@@ -49,9 +44,9 @@ class DocumentCache:
 
 
 @contextlib.contextmanager
-def opened(prefix: str, options: dict[str, Any]) -> Iterator[DocumentCache]:
+def opened(cache_root: Path, prefix: str, options: dict[str, Any]) -> Iterator[DocumentCache]:
     """The cache under <cache root>/pdf, or a folder for this build only when that cannot be written."""
-    folder = mathrender.cache_root() / "pdf"
+    folder = cache_root / "pdf"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".probe-{os.getpid()}"
@@ -108,17 +103,4 @@ def render_all(
 
 def render_one(task: _Task) -> str | None:
     """Worker: render one HTML document to its path (atomically); the error message, if any."""
-    document, base_url, roots, path, options = task
-    temporary = f"{path}.{os.getpid()}.tmp"
-    fetcher = ContentOnlyFetcher([Path(root) for root in roots])
-    try:
-        weasyprint.HTML(string=document, base_url=base_url, url_fetcher=fetcher).write_pdf(temporary, **options)
-        os.replace(temporary, path)
-    except ResourceRefused as error:
-        return str(error)
-    except OSError as error:
-        return f"cannot write {path}: {error.strerror}"
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-    return None
+    return pdfengine.write_atomically(*task)

@@ -26,8 +26,10 @@ from typing import Any
 
 import genanki
 
-from generator import fragments, templating
+from generator import fragments
+from generator.context import BuildContext
 from generator.model import Deck, Note
+from generator.writers import Writer, WriteResult
 
 # Fixed forever: Anki recognises the note types by these ids and their field names.
 NOTE_TYPE_ID = 1_607_392_319
@@ -87,12 +89,12 @@ def media_name(relative: Path) -> str:
     return f"studykit-{digest}-{relative.name}"
 
 
-def _css(templates_dir: Path) -> str:
-    return templating.read(templates_dir, "anki/card.css") + "\n" + fragments.code_css(NIGHT_MODE_SCOPES)
+def _css(context: BuildContext) -> str:
+    return context.template_text("anki/card.css") + "\n" + fragments.code_css(NIGHT_MODE_SCOPES)
 
 
 def _model(
-    templates_dir: Path, model_id: int, name: str, fields: list[str], card: str, template: str, **options: Any
+    context: BuildContext, model_id: int, name: str, fields: list[str], card: str, template: str, **options: Any
 ) -> genanki.Model:
     """A note type whose card `card` is drawn by templates/anki/<template>_front.html and _back.html."""
     return genanki.Model(
@@ -102,22 +104,22 @@ def _model(
         templates=[
             {
                 "name": card,
-                "qfmt": templating.read(templates_dir, f"anki/{template}front.html"),
-                "afmt": templating.read(templates_dir, f"anki/{template}back.html"),
+                "qfmt": context.template_text(f"anki/{template}front.html"),
+                "afmt": context.template_text(f"anki/{template}back.html"),
             }
         ],
-        css=_css(templates_dir),
+        css=_css(context),
         **options,
     )
 
 
-def note_type(templates_dir: Path) -> genanki.Model:
-    return _model(templates_dir, NOTE_TYPE_ID, NOTE_TYPE_NAME, FIELDS, CARD_NAME, "", sort_field_index=0)
+def note_type(context: BuildContext) -> genanki.Model:
+    return _model(context, NOTE_TYPE_ID, NOTE_TYPE_NAME, FIELDS, CARD_NAME, "", sort_field_index=0)
 
 
-def cloze_type(templates_dir: Path) -> genanki.Model:
+def cloze_type(context: BuildContext) -> genanki.Model:
     return _model(
-        templates_dir,
+        context,
         CLOZE_TYPE_ID,
         CLOZE_TYPE_NAME,
         CLOZE_FIELDS,
@@ -165,13 +167,13 @@ def cloze_guid(note: Note, index: int) -> str:
     return str(genanki.guid_for(note.id, "cloze", index))
 
 
-def source_time(note: Note, shared_time: int, deck: Deck) -> int:
+def source_time(note: Note, shared_time: int, deck: Deck, context: BuildContext) -> int:
     """When this note's output last could have changed: SOURCE_DATE_EPOCH, else its sources' newest mtime.
 
     `shared_time` is the newest time of what every note depends on (deck file, card templates).
     """
-    if epoch := os.environ.get("SOURCE_DATE_EPOCH"):
-        return int(epoch)
+    if context.fixed_epoch is not None:
+        return context.fixed_epoch
     own = [str(note.path), *(os.path.join(deck.content_dir, m) for m in note.media)]
     return max([shared_time, *(int(os.stat(path).st_mtime) for path in own)])
 
@@ -221,13 +223,33 @@ class ConvertedDeck:
     changes: DeckChanges
 
 
-def write(deck: Deck, target: Path, templates_dir: Path, previous_package: Path | None = None) -> DeckChanges:
-    converted = convert(deck, templates_dir, read_package(previous_package) if previous_package else {})
-    pack(converted, deck, target, templates_dir)
-    return converted.changes
+def package_path(deck: Deck, context: BuildContext) -> Path:
+    """Where this deck's package is written (and the previous build's is found)."""
+    return context.output_dir / f"{deck.slug}.{WRITER.suffix}"
 
 
-def convert(deck: Deck, templates_dir: Path, previous: dict[str, PackedNote]) -> ConvertedDeck:
+def write(deck: Deck, target: Path, context: BuildContext) -> WriteResult:
+    converted = convert(deck, context, read_package(package_path(deck, context)))
+    pack(converted, deck, target, context)
+    return WriteResult(notices=changes_report(converted.changes), details=converted.changes)
+
+
+def changes_report(changes: DeckChanges) -> list[str]:
+    """What changed since the previous package, as lines for the terminal."""
+    if changes.first_build:
+        return [f"deck: {len(changes.added)} Anki notes (no previous deck in the output folder to compare with)"]
+    if not (changes.added or changes.changed or changes.removed):
+        return ["deck: no note changed since the previous build"]
+    lines = [f"deck: {len(changes.added)} added, {len(changes.changed)} changed, {len(changes.removed)} removed"]
+    lines += [f"  added:   {label}" for label in changes.added]
+    lines += [f"  changed: {label}" for label in changes.changed]
+    for label, search in zip(changes.removed, changes.removed_searches, strict=True):
+        lines.append(f"  removed: {label}")
+        lines.append(f"           Anki's import never deletes; find it in the browser with: {search}")
+    return lines
+
+
+def convert(deck: Deck, context: BuildContext, previous: dict[str, PackedNote]) -> ConvertedDeck:
     """Fields in Anki's form, guids, media names, and each note's time against the `previous` package."""
     media: dict[str, Path] = {}
     changes = DeckChanges(first_build=not previous)
@@ -243,9 +265,9 @@ def convert(deck: Deck, templates_dir: Path, previous: dict[str, PackedNote]) ->
         elif modified != previous[guid].modified:
             changes.changed.append(label)
 
-    shared_time = shared_source_time(deck, templates_dir)
+    shared_time = shared_source_time(deck, context)
     for position, note in enumerate(deck.notes):
-        base = source_time(note, shared_time, deck)
+        base = source_time(note, shared_time, deck, context)
         tags = list(note.tags)
         note_media = _NoteMedia(note, deck)
         add(
@@ -271,9 +293,9 @@ def convert(deck: Deck, templates_dir: Path, previous: dict[str, PackedNote]) ->
     return ConvertedDeck(notes, media, package_time, changes)
 
 
-def pack(converted: ConvertedDeck, deck: Deck, target: Path, templates_dir: Path) -> None:
+def pack(converted: ConvertedDeck, deck: Deck, target: Path, context: BuildContext) -> None:
     """Write the .apkg: note types, deck, notes and media, through genanki."""
-    basic_type, cloze_model = note_type(templates_dir), cloze_type(templates_dir)
+    basic_type, cloze_model = note_type(context), cloze_type(context)
     anki_deck = genanki.Deck(deck.id, deck.title)
     anki_deck.description = deck.credit
     for note in converted.notes:
@@ -286,11 +308,11 @@ def pack(converted: ConvertedDeck, deck: Deck, target: Path, templates_dir: Path
     _write_package(genanki.Package(anki_deck), converted.media, target, converted.package_time)
 
 
-def shared_source_time(deck: Deck, templates_dir: Path) -> int:
+def shared_source_time(deck: Deck, context: BuildContext) -> int:
     """The newest mtime of the files every note's fields and cards depend on: deck file and card templates."""
-    if epoch := os.environ.get("SOURCE_DATE_EPOCH"):
-        return int(epoch)
-    shared = [deck.location.path, *(templates_dir / "anki").glob("*")]
+    if context.fixed_epoch is not None:
+        return context.fixed_epoch
+    shared = [deck.location.path, *(context.templates_dir / "anki").glob("*")]
     return int(max(path.stat().st_mtime for path in shared))
 
 
@@ -332,3 +354,6 @@ def iter_fields(path: Path) -> Iterator[list[str]]:
     """Every note's fields in a package (for reports and tests)."""
     for packed in read_package(path).values():
         yield packed.fields
+
+
+WRITER = Writer("apkg", "apkg", "Anki deck: a Q&A note per question, plus cloze notes; re-import updates", write)

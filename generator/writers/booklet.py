@@ -7,12 +7,12 @@ answer. Math is vector SVG, code keeps its Pygments colours, images load from th
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
-from generator import fragments, templating
+from generator import fragments
+from generator.context import PAPERS, BuildContext
 from generator.model import Deck
-from generator.writers import pdf
+from generator.writers import Writer
 
 # The text block is 170 mm wide on A4 (175.9 mm on Letter): 48 em of the 10 pt body; display formulas
 # get a little less, so that they also fit inside a list item.
@@ -36,11 +36,10 @@ def _figures(fragment: str) -> str:
 
 
 def _for_print(fragment: str) -> str:
-    return pdf.fit_display_math(fragments.svg_math(_figures(fragment)), MAX_FORMULA_EM)
+    return fragments.svg_math(_figures(fragment), max_display_em=MAX_FORMULA_EM)
 
 
-def html_of(deck: Deck, templates_dir: Path, timestamp: float, paper: str = "a4") -> str:
-    env = templating.environment(templates_dir)
+def html_of(deck: Deck, context: BuildContext) -> str:
     notes = [
         {
             "number": note.number,
@@ -52,17 +51,17 @@ def html_of(deck: Deck, templates_dir: Path, timestamp: float, paper: str = "a4"
         for note in deck.notes
     ]
     # Pygments' rules first, so that the booklet's own `pre` rules win.
-    css = fragments.code_css([_NO_DARK_SCOPE]) + "\n" + templating.read(templates_dir, "booklet.css")
-    return templating.render(
-        env,
-        "booklet.html.j2",
-        deck=deck,
-        notes=notes,
-        css=css,
-        page_size=pdf.PAGE_SIZES[paper],
-        created=datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    css = fragments.code_css([_NO_DARK_SCOPE]) + "\n" + context.template_text("booklet.css")
+    return context.render(
+        "booklet.html.j2", deck=deck, notes=notes, css=css, page_size=PAPERS[context.paper], created=context.created
     )
 
 
-def write(deck: Deck, target: Path, templates_dir: Path, timestamp: float, paper: str = "a4") -> None:
-    pdf.write_html_as_pdf(html_of(deck, templates_dir, timestamp, paper), deck, target, templates_dir)
+def write(deck: Deck, target: Path, context: BuildContext) -> None:
+    # Here, not at the top: WeasyPrint takes a second to load, and a build without this output skips it.
+    from generator import pdfengine
+
+    pdfengine.write(html_of(deck, context), deck.content_dir, [deck.content_dir, context.templates_dir], target)
+
+
+WRITER = Writer("full", "full.pdf", "full-answer booklet: title page, contents with page numbers, every answer", write)

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from generator import fragments, markup, mathrender, templating
+from generator import fragments, markup, mathrender
+from generator.context import BuildContext
 from generator.errors import BuildFailed, OutputError, Problem
 from generator.model import Deck, Note
-from generator.writers import pdf
+from generator.writers import Writer
 
 COLUMNS = 2
 ROWS = 4
@@ -30,8 +30,6 @@ PADDING_MM = 4.0
 MARK_OFFSET_MM = 1.0
 MARK_LENGTH_MM = 3.0
 MARK_WIDTH_MM = 0.1
-# Measuring tolerates a quarter of a point (in CSS pixels, WeasyPrint's layout unit).
-_TOLERANCE_PX = 0.33
 
 # The settings a card's back tries in turn while it overflows: (key-points size class, most key formulas).
 # Formulas are worth a step down in size; only when they cannot fit even at size 3 do they go. After the
@@ -190,11 +188,8 @@ def key_formulas(note: Note) -> list[str]:
     return chosen
 
 
-def html_of(
-    deck: Deck, templates_dir: Path, timestamp: float, paper: str = "a4", fits: dict[int, Fit] | None = None
-) -> str:
-    env = templating.environment(templates_dir)
-    sheet = PAPERS[paper]
+def html_of(deck: Deck, context: BuildContext, fits: dict[int, Fit] | None = None) -> str:
+    sheet = PAPERS[context.paper]
     fits = fits or {}
     pages = []
     groups = [deck.notes[i : i + CARDS_PER_SHEET] for i in range(0, len(deck.notes), CARDS_PER_SHEET)]
@@ -223,7 +218,7 @@ def html_of(
             backs.append(
                 {
                     "number": note.number,
-                    "key_points": pdf.fit_display_math(fragments.svg_math(key_points), CARD_FORMULA_MAX_EM),
+                    "key_points": fragments.svg_math(key_points, max_display_em=CARD_FORMULA_MAX_EM),
                     "formulas": key_formulas(note)[:formula_count] if fit.kept is None else [],
                     "continued": key_points != complete,
                     "figures_dropped": figures_dropped,
@@ -236,38 +231,16 @@ def html_of(
             back_marks += marks(sheet, back_x, back_y)
         pages.append({"number": number, "side": "fronts", "cards": fronts, "marks": front_marks})
         pages.append({"number": number, "side": "backs", "cards": backs, "marks": back_marks})
-    return templating.render(
-        env,
+    return context.render(
         "cards.html.j2",
         deck=deck,
         pages=pages,
         sheets=len(groups),
         paper=sheet,
         padding=PADDING_MM,
-        css=templating.read(templates_dir, "cards.css"),
-        created=datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        css=context.template_text("cards.css"),
+        created=context.created,
     )
-
-
-def overflowing(rendered: Any) -> set[str]:
-    """Names (`data-fit`) of the card areas whose laid-out content reaches past their box.
-
-    Reads WeasyPrint's laid-out box tree; absolutely positioned boxes hide behind placeholders.
-    """
-    found = set()
-    for page in rendered.pages:
-        for area in page._page_box.descendants(placeholders=True):
-            element = area.element
-            name = element.get("data-fit") if element is not None else None
-            if not name or name in found:
-                continue
-            bottom = area.content_box_y() + area.height + _TOLERANCE_PX
-            right = area.content_box_x() + area.width + _TOLERANCE_PX
-            for box in area.descendants(placeholders=True):
-                if box.border_box_y() + box.border_height() > bottom or box.border_box_x() + box.border_width() > right:
-                    found.add(name)
-                    break
-    return found
 
 
 def _next_back_step(note: Note, step: int) -> int | None:
@@ -313,16 +286,18 @@ def _refit(fits: dict[int, Fit], deck: Deck, over: set[str]) -> list[Problem]:
     return problems
 
 
-def render_fitted(
-    deck: Deck, target: Path, templates_dir: Path, timestamp: float, paper: str = "a4"
-) -> tuple[Any, dict[int, Fit]]:
-    """Lay the cards out until none overflows; return the rendered document and each card's fit."""
+def render_fitted(deck: Deck, target: Path, context: BuildContext) -> tuple[Any, dict[int, Fit]]:
+    """Lay the cards out until none overflows; return the laid-out document and each card's fit."""
+    # Here, not at the top: WeasyPrint takes a second to load, and a build without this output skips it.
+    from generator import pdfengine
+
     fits: dict[int, Fit] = {}
+    roots = [deck.content_dir, context.templates_dir]
     while True:
-        rendered = pdf.render(html_of(deck, templates_dir, timestamp, paper, fits), deck, target, templates_dir)
-        over = overflowing(rendered)
+        laid_out = pdfengine.layout(html_of(deck, context, fits), deck.content_dir, roots, target)
+        over = pdfengine.overflowing(laid_out)
         if not over:
-            return rendered, fits
+            return laid_out, fits
         before = dict(fits)
         if problems := _refit(fits, deck, over):
             raise BuildFailed(problems)
@@ -330,6 +305,11 @@ def render_fitted(
             raise OutputError(f"{target.name}: card areas overflow and cannot shrink: {', '.join(sorted(over))}")
 
 
-def write(deck: Deck, target: Path, templates_dir: Path, timestamp: float, paper: str = "a4") -> None:
-    rendered, _ = render_fitted(deck, target, templates_dir, timestamp, paper)
-    pdf.save(rendered, target)
+def write(deck: Deck, target: Path, context: BuildContext) -> None:
+    from generator import pdfengine
+
+    laid_out, _ = render_fitted(deck, target, context)
+    pdfengine.save(laid_out, target)
+
+
+WRITER = Writer("cards", "cards.pdf", "double-sided printable flashcards, eight to a sheet, with cut marks", write)

@@ -1,7 +1,7 @@
 """The offline study page: one self-contained HTML file, math as inline SVG, images as data URIs.
 
-Every formula's SVG (from ziamath) defines the glyphs it draws as <symbol>s and places them with
-<use>. On the page each glyph is defined once, in one hidden SVG at the end, and every formula keeps
+The math engine hands over each formula's glyph outlines apart from the drawing that places them
+with <use>. On the page each glyph is defined once, in one hidden SVG at the end, and every formula keeps
 only its <use>s: a few hundred glyphs serve thousands of formulas, and the page is a fraction of
 the size it would be with each formula carrying its own glyph outlines.
 """
@@ -17,8 +17,10 @@ from pygments.style import Style
 from pygments.styles import get_style_by_name
 
 from generator import fragments, mathrender, templating
+from generator.context import BuildContext
 from generator.markup import MathMatch, replace_math
 from generator.model import Deck, Note
+from generator.writers import Writer
 
 # The page's code colours: Pygments' own styles, each colour nudged until it reads (WCAG AA).
 CODE_STYLE_LIGHT = "friendly"
@@ -30,32 +32,25 @@ _EMPTY_HEADER_CELL = re.compile(r"<th(\s[^>]*)?>\s*</th>")
 # Punctuation right after an inline formula stays on the formula's line.
 # (One formula only: its body may not run past its own </svg>.)
 _MATH_THEN_PUNCTUATION = re.compile(r'(<svg class="math"[^>]*>(?:(?!</svg>).)*</svg>[.,;:!?)\]]+)', re.DOTALL)
-# A glyph; an empty one (a space) is a self-closing <symbol … />.
-_SYMBOL = re.compile(r'<symbol id="(?P<id>[^"]+)"[^>]*?(?:/>|>.*?</symbol>)', re.DOTALL)
-_SVG_ELEMENT = re.compile(r'^<svg\b[^>]*?\bviewBox="(?P<view>[^"]*)"[^>]*>(?P<body>.*)</svg>\s*$', re.DOTALL)
-_BLACK = re.compile(r'\b(fill|stroke)="black"')
 
 
 class Glyphs:
-    """The glyph outlines the page's formulas share, each defined once (by the id ziamath gives it)."""
+    """The glyph outlines the page's formulas share, each defined once (by the id the math engine gives it)."""
 
     def __init__(self) -> None:
         self.symbols: dict[str, str] = {}
 
     def formula(self, found: MathMatch) -> str:
         rendered = mathrender.render(found.tex, found.display)
-        svg = _SVG_ELEMENT.match(rendered.svg)
-        symbols = {m.group("id"): m.group(0) for m in _SYMBOL.finditer(svg.group("body"))} if svg else {}
-        if svg is None or any(self.symbols.get(key, text) != text for key, text in symbols.items()):
-            # Not the shape expected, or an id that already names another outline: this formula keeps its own.
+        glyphs = dict(rendered.glyphs)
+        if not rendered.view_box or any(self.symbols.get(key, text) != text for key, text in glyphs.items()):
+            # No shared form, or an id that already names another outline: this formula keeps its own.
             image = fragments.math_image(rendered)
         else:
-            self.symbols.update(symbols)
-            # currentColor: the formula takes the text colour, dark mode included.
-            body = _BLACK.sub(r'\1="currentColor"', _SYMBOL.sub("", svg.group("body")))
+            self.symbols.update(glyphs)
             image = (
-                f'<svg class="math" role="img" aria-label="{html.escape(found.tex)}" viewBox="{svg.group("view")}" '
-                f'style="{fragments.math_style(rendered)}">{body}</svg>'
+                f'<svg class="math" role="img" aria-label="{html.escape(rendered.label)}" '
+                f'viewBox="{rendered.view_box}" style="{fragments.math_style(rendered)}">{rendered.body}</svg>'
             )
         return f'<div class="math-display">{image}</div>' if found.display else image
 
@@ -152,20 +147,21 @@ class _PageNote:
         return _self_contained(self.note.answer_html, self.note, self.glyphs)
 
 
-def _context(deck: Deck, templates_dir: Path) -> dict[str, object]:
-    glyphs = Glyphs()
-    return {
-        "deck": deck,
-        "notes": [_PageNote(note, glyphs) for note in deck.notes],
-        "glyphs": glyphs,
-        "tags": sorted({tag for note in deck.notes for tag in note.tags}),
-        "css": templating.read(templates_dir, "page.css") + "\n" + code_css(),
-        "script": templating.read(templates_dir, "page.js"),
-    }
-
-
-def write(deck: Deck, target: Path, templates_dir: Path) -> None:
+def write(deck: Deck, target: Path, context: BuildContext) -> None:
     """Stream the page to `target` note by note: a bank of thousands of notes is hundreds of MB of HTML."""
-    env = templating.environment(templates_dir)
+    glyphs = Glyphs()
     with target.open("w", encoding="utf-8") as out:
-        templating.stream(env, "page.html.j2", out, **_context(deck, templates_dir))
+        templating.stream(
+            context.templates,
+            "page.html.j2",
+            out,
+            deck=deck,
+            notes=[_PageNote(note, glyphs) for note in deck.notes],
+            glyphs=glyphs,
+            tags=sorted({tag for note in deck.notes for tag in note.tags}),
+            css=context.template_text("page.css") + "\n" + code_css(),
+            script=context.template_text("page.js"),
+        )
+
+
+WRITER = Writer("html", "html", "offline study page: one self-contained HTML file, search and tag filters", write)

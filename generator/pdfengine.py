@@ -1,0 +1,124 @@
+"""WeasyPrint, the PDF engine: the one module that lays HTML out as PDF.
+
+Every PDF studykit writes is tagged PDF/UA-1 (structure tree, /Lang, title shown, fonts embedded)
+and loads nothing but data URIs and files inside the content folder and the templates: WeasyPrint's
+default fetcher follows any URL, so `file:///etc/passwd` in a note would end up embedded in the PDF,
+and http(s) requests would leave the machine. Writers import this module only when they run, so a
+build without PDFs never loads WeasyPrint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import weasyprint
+from weasyprint.urls import FatalURLFetchingError, URLFetcher
+
+from generator.errors import OutputError
+
+NAME = "weasyprint"
+VERSION = version("weasyprint")
+# Tagged PDF/UA-1: structure tree, /Lang, document title shown, fonts embedded.
+PDF_OPTIONS: dict[str, Any] = {"pdf_variant": "pdf/ua-1", "uncompressed_pdf": False}
+# A box may reach this far past its area before it counts as overflowing: a quarter of a point, in CSS
+# pixels (WeasyPrint's layout unit).
+_TOLERANCE_PX = 0.33
+
+
+class ResourceRefused(FatalURLFetchingError):  # type: ignore[misc]
+    """A document asked for a resource outside the allowed folders."""
+
+
+class ContentOnlyFetcher(URLFetcher):  # type: ignore[misc]
+    def __init__(self, allowed_roots: list[Path], **kwargs: Any) -> None:
+        super().__init__(allowed_protocols={"data", "file"}, allow_redirects=False, **kwargs)
+        self._roots = [root.resolve() for root in allowed_roots]
+
+    def allows(self, url: str) -> bool:
+        """Whether `url` is a data: URI or a file (symlinks followed, `..` resolved) inside an allowed root."""
+        try:
+            parts = urlsplit(url)
+            if parts.scheme == "data":
+                return True
+            if parts.scheme != "file" or parts.netloc:
+                return False
+            target = Path(unquote(parts.path)).resolve()
+            return any(target.is_relative_to(root) for root in self._roots) and target.is_file()
+        except (ValueError, OSError):  # a NUL byte, a malformed URL, a loop of symlinks
+            return False
+
+    def fetch(self, url: str, headers: Any = None) -> Any:
+        if not self.allows(url):
+            raise ResourceRefused(
+                f"refused to load {url[:200]}: only files inside the content folder and templates may load"
+            )
+        return super().fetch(url, headers)
+
+
+def layout(document: str, base: Path, roots: list[Path], target: Path) -> Any:
+    """Lay the document out (a `weasyprint.Document`), loading files only from `roots`.
+
+    Relative references (images) resolve against the folder `base`; `target` only names the output in errors.
+    """
+    fetcher = ContentOnlyFetcher(roots)
+    try:
+        return weasyprint.HTML(string=document, base_url=str(base.resolve()) + "/", url_fetcher=fetcher).render(
+            **PDF_OPTIONS
+        )
+    except ResourceRefused as error:
+        raise OutputError(f"{target.name}: {error}") from error
+
+
+def save(laid_out: Any, target: Path) -> None:
+    laid_out.write_pdf(target, **PDF_OPTIONS)
+
+
+def write(document: str, base: Path, roots: list[Path], target: Path) -> None:
+    """Lay the document out and write it as a PDF at `target`."""
+    save(layout(document, base, roots, target), target)
+
+
+def write_atomically(document: str, base_url: str, roots: list[str], path: str, options: dict[str, Any]) -> str | None:
+    """Render one HTML document to `path` (whole or not at all); the error message, if any.
+
+    Plain arguments and a message instead of an exception, so that it runs as well in a worker process.
+    """
+    temporary = f"{path}.{os.getpid()}.tmp"
+    fetcher = ContentOnlyFetcher([Path(root) for root in roots])
+    try:
+        weasyprint.HTML(string=document, base_url=base_url, url_fetcher=fetcher).write_pdf(temporary, **options)
+        os.replace(temporary, path)
+    except ResourceRefused as error:
+        return str(error)
+    except OSError as error:
+        return f"cannot write {path}: {error.strerror}"
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+    return None
+
+
+def overflowing(laid_out: Any) -> set[str]:
+    """Names (`data-fit`) of the areas whose laid-out content reaches past their box.
+
+    Reads WeasyPrint's laid-out box tree; absolutely positioned boxes hide behind placeholders.
+    """
+    found = set()
+    for page in laid_out.pages:
+        for area in page._page_box.descendants(placeholders=True):
+            element = area.element
+            name = element.get("data-fit") if element is not None else None
+            if not name or name in found:
+                continue
+            bottom = area.content_box_y() + area.height + _TOLERANCE_PX
+            right = area.content_box_x() + area.width + _TOLERANCE_PX
+            for box in area.descendants(placeholders=True):
+                if box.border_box_y() + box.border_height() > bottom or box.border_box_x() + box.border_width() > right:
+                    found.add(name)
+                    break
+    return found

@@ -1,0 +1,162 @@
+"""The printable cheat sheet: every note's number, question and key points, in dense columns.
+
+A long sheet is laid out in parts of about a hundred notes, each kept in a cache by the hash of its
+HTML, then joined; a rebuild after editing one note lays out that note's part only, and memory stays
+that of one part.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from generator import fragments, pdfjoin
+from generator.context import PAPERS, BuildContext
+from generator.errors import OutputError
+from generator.model import Deck, Note
+from generator.writers import Writer
+
+# Notes per part of the sheet: at least _PART_MIN, then a boundary with probability 1/_PART_SPREAD
+# after each note, at most _PART_MAX. About a hundred notes: ~20 pages, ~100 MB to lay out.
+_PART_MIN, _PART_SPREAD, _PART_MAX = 32, 64, 192
+# Parts to render are spread over worker processes (-j) when they hold at least this many notes.
+_NOTES_WORTH_WORKERS = 300
+# The page-number overlay of a longer sheet is laid out in a worker process (with -j > 1).
+_PAGES_IN_PROCESS = 100
+
+
+def _sheet_html(
+    deck: Deck, notes: Sequence[Note], context: BuildContext, *, first_part: bool, numbered: bool, dated: bool
+) -> str:
+    entries = [
+        {"number": note.number, "question": note.question, "key_points": fragments.svg_math(note.key_points_html)}
+        for note in notes
+    ]
+    return context.render(
+        "cheatsheet.html.j2",
+        deck=deck,
+        notes=entries,
+        question_count=len(deck.notes),
+        first_part=first_part,
+        numbered=numbered,
+        keywords=keywords_of(deck),
+        css=context.template_text("cheatsheet.css"),
+        page_size=PAPERS[context.paper],
+        created=context.created if dated else None,
+    )
+
+
+def html_of(deck: Deck, context: BuildContext) -> str:
+    """The whole cheat sheet as one HTML document: what WeasyPrint alone would be given."""
+    return _sheet_html(deck, deck.notes, context, first_part=True, numbered=True, dated=True)
+
+
+def part_html(deck: Deck, notes: Sequence[Note], first_part: bool, context: BuildContext) -> str:
+    """One part of the sheet: no page numbers and no dates, so it only changes when its notes do."""
+    return _sheet_html(deck, notes, context, first_part=first_part, numbered=False, dated=False)
+
+
+def numbers_html(deck: Deck, pages: int, context: BuildContext) -> str:
+    return context.render(
+        "cheatsheet-numbers.html.j2",
+        deck=deck,
+        pages=pages,
+        css=context.template_text("cheatsheet.css"),
+        page_size=PAPERS[context.paper],
+    )
+
+
+def keywords_of(deck: Deck) -> str:
+    return ", ".join(dict.fromkeys(tag for note in deck.notes for tag in note.tags))
+
+
+def parts_of(notes: Sequence[Note]) -> list[list[Note]]:
+    """The notes cut into parts of about a hundred, each rendered and cached on its own.
+
+    A part ends after a note whose id hashes to a boundary (content-defined, as rsync and
+    backup tools cut files), so adding or removing a note changes its own part only instead
+    of shifting every later boundary; the size limits keep parts neither tiny nor huge.
+    """
+    parts: list[list[Note]] = []
+    current: list[Note] = []
+    for note in notes:
+        current.append(note)
+        boundary = int(hashlib.sha256(note.id.encode("utf-8")).hexdigest()[:8], 16) % _PART_SPREAD == 0
+        if len(current) >= _PART_MAX or (len(current) >= _PART_MIN and boundary):
+            parts.append(current)
+            current = []
+    if current:
+        parts.append(current)
+    return parts
+
+
+def write(deck: Deck, target: Path, context: BuildContext) -> None:
+    """Render each part not in the cache (on `jobs` processes), then join the parts and number the pages."""
+    # Here, not at the top: WeasyPrint takes a second to load, and a build without this output skips it.
+    from generator import pdfengine, rendercache
+
+    with rendercache.opened(context.cache_dir, f"{deck.slug}-{context.paper}-", pdfengine.PDF_OPTIONS) as cache:
+        pages_of: dict[Path, int | None] = {}
+        missing: list[tuple[Path, Callable[[], str]]] = []
+        missing_notes = 0
+        for index, notes in enumerate(parts_of(deck.notes)):
+            path = cache.path_for(part_html(deck, notes, index == 0, context), _media_digest(deck, notes))
+            pages_of[path] = pdfjoin.pages_in(path)
+            # Not cached, or cached but unreadable (a damaged file): rendered afresh. The HTML is made again
+            # when its turn comes rather than kept: all parts' HTML at once is most of a big bank's math.
+            if pages_of[path] is None:
+                missing.append((path, functools.partial(part_html, deck, notes, index == 0, context)))
+                missing_notes += len(notes)
+        # A worker process costs a second or two to start (Python, WeasyPrint, fonts): worth it for a long sheet only.
+        workers = context.jobs if missing_notes >= _NOTES_WORTH_WORKERS else 1
+        _render(missing, deck, target, context, workers, pdfengine.PDF_OPTIONS)
+        parts = list(pages_of)
+        pages = sum(count if count is not None else pdfjoin.pages_in(path) or 0 for path, count in pages_of.items())
+        numbers_document = numbers_html(deck, pages, context)
+        numbers = cache.path_for(numbers_document, "")
+        if pdfjoin.pages_in(numbers) != pages:
+            # Hundreds of pages laid out at once: in a worker process, whose memory goes when it ends.
+            isolated = context.jobs > 1 and pages > _PAGES_IN_PROCESS
+            _render([(numbers, lambda: numbers_document)], deck, target, context, context.jobs, {}, isolated)
+        metadata = pdfjoin.Metadata(keywords=keywords_of(deck), created=context.timestamp)
+        try:
+            pdfjoin.join(parts, target, metadata, page_numbers=numbers)
+        except pdfjoin.JoinError as error:
+            raise OutputError(f"{target.name}: {error}") from error
+        cache.keep_only([*parts, numbers])
+
+
+def _render(
+    documents: list[tuple[Path, Callable[[], str]]],
+    deck: Deck,
+    target: Path,
+    context: BuildContext,
+    jobs: int,
+    options: dict[str, object],
+    isolated: bool = False,
+) -> None:
+    """Render the documents into the cache, loading files only from the content folder and templates."""
+    from generator import rendercache
+
+    base_url = str(deck.content_dir.resolve()) + "/"
+    roots = [deck.content_dir, context.templates_dir]
+    errors = rendercache.render_all(documents, base_url, roots, options, jobs, isolated)
+    if errors:
+        raise OutputError(f"{target.name}: {errors[0]}")
+
+
+def _media_digest(deck: Deck, notes: Sequence[Note]) -> str:
+    """The images a part may draw, by content: the HTML names them but does not hold them."""
+    digest = hashlib.sha256()
+    for note in notes:
+        for relative in note.media:
+            digest.update(relative.as_posix().encode("utf-8"))
+            with contextlib.suppress(OSError):
+                digest.update(hashlib.sha256((deck.content_dir / relative).read_bytes()).digest())
+    return digest.hexdigest()
+
+
+WRITER = Writer("pdf", "pdf", "printable cheat sheet: every question and its key points in dense columns", write)
