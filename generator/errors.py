@@ -7,7 +7,7 @@ checks collect problems instead of stopping at the first one, so a single run li
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -34,6 +34,27 @@ class Problem:
     def __str__(self) -> str:
         text = f"{self.location}: {self.severity}: {self.message}"
         return f"{text}\n    hint: {self.hint}" if self.hint else text
+
+
+@dataclass
+class Problems:
+    """Every problem found so far, errors and warnings, to be reported together."""
+
+    found: list[Problem] = field(default_factory=list)
+
+    def error(self, location: Location, message: str, hint: str = "") -> None:
+        self.found.append(Problem(location, message, hint))
+
+    def warn(self, location: Location, message: str, hint: str = "") -> None:
+        self.found.append(Problem(location, message, hint, severity="warning"))
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.found if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.found if p.severity == "warning"]
 
 
 class StudykitError(click.ClickException):

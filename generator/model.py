@@ -42,10 +42,15 @@ class Note:
     answer_location: Location
     media: tuple[Path, ...] = ()
     clozes: tuple[ClozeItem, ...] = ()
+    key_lines: tuple[tuple[str, int], ...] = ()  # the file line of each front-matter key
 
     @property
     def path(self) -> Path:
         return self.location.path
+
+    def location_of(self, key: str) -> Location:
+        """Where a front-matter key is written (the note's first line when it is not)."""
+        return Location(self.path, dict(self.key_lines).get(key, self.location.line))
 
 
 @dataclass(frozen=True)
