@@ -12,7 +12,7 @@ that memory and in-process caches are honest:
      (anki.pack; the whole anki.write is printed beside it) against a bare genanki script writing
      the same field strings and media, and studykit's cheat-sheet writer (parts on `jobs` worker
      processes, as the build runs it, their CPU counted) against WeasyPrint rendering the writer's
-     whole-sheet HTML (generator.writers.pdf.html_of) alone in one process.
+     whole-sheet HTML (generator.writers.sheet.html_of) alone in one process.
 
 Builds call `generator.build.build` as the command line does (jobs = number of CPUs). Stage times
 come from wrapping, in the child, what build() calls: `reader.read_deck` (read + validate, Markdown
@@ -38,7 +38,6 @@ Usage:  python bench/bench.py [--sizes 100,1000] [--outputs apkg,pdf,html|all] [
 from __future__ import annotations
 
 import argparse
-import importlib
 import inspect
 import json
 import os
@@ -57,8 +56,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SIZES = (100, 1000)
 ISSUE_OUTPUTS = ("apkg", "pdf", "html")
 TAGS = ["calculus", "optimisation", "detection", "cnn", "rnn", "probability", "linear-algebra", "training"]
-# The writer module behind each output, and the function build() calls.
-WRITERS = {"apkg": "anki", "pdf": "pdf", "html": "page", "full.pdf": "booklet", "cards.pdf": "cards"}
+# Every output, by the name the command line gives it (not imported from generator: this process stays small).
+WRITERS = ("apkg", "pdf", "html", "full", "cards", "tsv")
 
 # Targets (issue 6).
 APKG_MAX_RATIO = 1.5
@@ -263,15 +262,18 @@ def _cache_entries(cache: Path) -> int:
 
 def child_build(content: Path, output: Path, outputs: list[str], jobs: int, profile: Path | None) -> dict[str, Any]:
     start = Clock()
+    import dataclasses
+
     from generator import build as pipeline
-    from generator import mathrender, reader
+    from generator import mathrender, reader, writers
 
     result: dict[str, Any] = {"imports": start.lap(), "stages": {}}
     stages: dict[str, dict[str, float]] = result["stages"]
 
     def timed(module: object, name: str, stage: str) -> None:
-        original = getattr(module, name)
+        setattr(module, name, clocked(getattr(module, name), stage))
 
+    def clocked(original: Any, stage: str) -> Any:
         def wrapper(*args: object, **kwargs: object) -> object:
             clock = Clock()
             try:
@@ -285,13 +287,13 @@ def child_build(content: Path, output: Path, outputs: list[str], jobs: int, prof
                 else:
                     stages[stage] = lap
 
-        setattr(module, name, wrapper)
+        return wrapper
 
     timed(reader, "read_deck", "read_deck")
     timed(reader, "_check_math", "math")
-    for kind in outputs:
-        module = importlib.import_module(f"generator.writers.{WRITERS.get(kind, kind)}")
-        timed(module, "write", kind)
+    for kind in outputs:  # the build calls each writer through the registry
+        writer = writers.WRITERS[kind]
+        writers.WRITERS[kind] = dataclasses.replace(writer, write=clocked(writer.write, kind))
 
     kwargs: dict[str, Any] = {"outputs": tuple(outputs)}
     parameters = inspect.signature(pipeline.build).parameters
@@ -352,15 +354,18 @@ def bare_genanki(
 
 
 def child_targets(content: Path, scratch: Path, repeat: int, pdfua_reference: bool, jobs: int) -> dict[str, Any]:
+    import dataclasses
+
     import genanki
     import weasyprint
 
-    from generator import reader, templating
-    from generator.writers import anki, pdf
+    from generator import build, pdfengine, reader
+    from generator.context import BuildOptions
+    from generator.writers import anki
+    from generator.writers import sheet as pdf
 
-    templates = templating.TEMPLATES_DIR
     deck = reader.read_deck(content).deck  # warm disk cache; fills mathrender's in-process cache as a build does
-    timestamp = 1_700_000_000.0
+    context = build.context_for(deck, BuildOptions(content, output_dir=scratch, jobs=jobs))
 
     # What studykit writes, computed before any timing: the field strings of already-converted notes.
     notes = [(str(genanki.guid_for(n.id)), anki.fields_of(n, deck), list(n.tags)) for n in deck.notes]
@@ -370,32 +375,32 @@ def child_targets(content: Path, scratch: Path, repeat: int, pdfua_reference: bo
         "name": anki.NOTE_TYPE_NAME,
         "fields": anki.FIELDS,
         "card": anki.CARD_NAME,
-        "qfmt": templating.read(templates, "anki/front.html"),
-        "afmt": templating.read(templates, "anki/back.html"),
-        "css": anki._css(templates),
+        "qfmt": context.template_text("anki/front.html"),
+        "afmt": context.template_text("anki/back.html"),
+        "css": anki.note_type(context).css,
     }
-    document = pdf.html_of(deck, templates, timestamp)
+    document = pdf.html_of(deck, context)
     base_url = str(deck.content_dir.resolve()) + "/"
     fresh = iter(range(1_000_000))
 
     def sheet_without_cached_parts() -> None:
         # The writer keeps rendered parts of the sheet in the cache: point it at an empty folder each
         # run, so that every part is laid out (the formulas stay warm: they are in memory by now).
-        os.environ["STUDYKIT_CACHE_DIR"] = str(scratch / f"empty-cache-{next(fresh)}")
+        empty = dataclasses.replace(context, cache_dir=scratch / f"empty-cache-{next(fresh)}")
         # As the build runs it: parts on `jobs` worker processes, whose CPU time the clock counts.
-        pdf.write(deck, scratch / "studykit.pdf", templates, timestamp, jobs=jobs)
+        pdf.write(deck, scratch / "studykit.pdf", empty)
 
-    converted = anki.convert(deck, templates, previous={})
+    converted = anki.convert(deck, context, previous={})
     runs = {
-        "apkg_studykit": lambda: anki.write(deck, scratch / "studykit.apkg", templates, previous_package=None),
-        "apkg_pack": lambda: anki.pack(converted, deck, scratch / "packed.apkg", templates),
+        "apkg_studykit": lambda: anki.write(deck, scratch / "studykit.apkg", context),
+        "apkg_pack": lambda: anki.pack(converted, deck, scratch / "packed.apkg", context),
         "apkg_bare": lambda: bare_genanki(scratch / "bare.apkg", deck.id, deck.title, spec, notes, media),
         "pdf_studykit": sheet_without_cached_parts,
         "pdf_bare": lambda: weasyprint.HTML(string=document, base_url=base_url).write_pdf(scratch / "bare.pdf"),
     }
     if pdfua_reference:
         runs["pdf_bare_pdfua"] = lambda: weasyprint.HTML(string=document, base_url=base_url).write_pdf(
-            scratch / "bare-ua.pdf", **pdf.PDF_OPTIONS
+            scratch / "bare-ua.pdf", **pdfengine.PDF_OPTIONS
         )
 
     # Warm-up: first-use costs (fonts, lazy imports inside the libraries) go to neither side.

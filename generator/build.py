@@ -73,11 +73,7 @@ def run(options: BuildOptions) -> BuildReport:
         options.content_dir, strict=options.strict, jobs=options.jobs, timings=timings, progress=options.progress
     )
     deck = result.deck
-    context = BuildContext(
-        options=options,
-        language=deck.language,
-        timestamp=newest_source_time(deck.content_dir, options.templates_dir),
-    )
+    context = context_for(deck, options)
     try:
         options.output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -91,6 +87,13 @@ def run(options: BuildOptions) -> BuildReport:
             timings[writer.name] = time.perf_counter() - started
     warnings = [*result.warnings, *(w for written in results.values() for w in written.warnings)]
     return BuildReport(deck=deck, written=targets, warnings=warnings, results=results, timings=timings)
+
+
+def context_for(deck: Deck, options: BuildOptions) -> BuildContext:
+    """The context every writer of this build gets: the options, and what follows from them and the deck."""
+    return BuildContext(
+        options=options, language=deck.language, timestamp=newest_source_time(deck.content_dir, options.templates_dir)
+    )
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from generator import build as pipeline
 from generator.markup import MATH_SPAN
 from generator.model import Note
-from generator.writers import pdf as pdf_writer
+from generator.writers import sheet as pdf_writer
 from tests.conftest import CONTENT
 
 EPOCH = 1_700_000_000  # 2023-11-14T22:13:20Z

@@ -22,9 +22,10 @@ import pytest
 from pypdf import PdfReader
 
 from generator import build as pipeline
+from generator.context import BuildOptions
 from generator.writers import anki as anki_writer
-from generator.writers import pdf as pdf_writer
-from tests.conftest import CONTENT, TEMPLATES
+from generator.writers import sheet as pdf_writer
+from tests.conftest import CONTENT
 
 FIGURES_DIR = CONTENT / "figures"
 SCRIPTS_DIR = FIGURES_DIR / "src"
@@ -137,7 +138,7 @@ def test_figure_is_in_the_anki_media(name: str, outputs: dict[str, Path]) -> Non
 
 @pytest.mark.parametrize("name", sorted(FIGURES))
 def test_figure_is_in_the_cheat_sheet(name: str, built: pipeline.BuildReport, outputs: dict[str, Path]) -> None:
-    document = pdf_writer.html_of(built.deck, TEMPLATES, timestamp=0)
+    document = pdf_writer.html_of(built.deck, pipeline.context_for(built.deck, BuildOptions(CONTENT)))
     article = re.search(rf'<article class="note" id="q{FIGURES[name]}".*?</article>', document, re.DOTALL)
     assert article, f"note {FIGURES[name]} missing from the cheat sheet"
     images = [image for image in re.findall(r"<img\b[^>]*>", article.group(0)) if f'src="figures/{name}.svg"' in image]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.fetcher import ContentOnlyFetcher, ResourceRefused
+from generator.pdfengine import ContentOnlyFetcher, ResourceRefused
 from tests.conftest import ROOT, TEMPLATES
 
 NOTE = "54-*.md"

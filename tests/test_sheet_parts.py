@@ -20,7 +20,7 @@ from generator import build as pipeline
 from generator import pdfjoin, rendercache
 from generator.errors import Location
 from generator.model import Note
-from generator.writers import pdf as pdf_writer
+from generator.writers import sheet as pdf_writer
 from tests.conftest import CONTENT
 
 EPOCH = 1_700_000_000
