@@ -4,15 +4,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-SLUG := $(shell sed -n 's/^slug: *//p' content/deck.yaml 2>/dev/null)
-OUTPUTS := build/$(SLUG).apkg build/$(SLUG).pdf build/$(SLUG).html build/$(SLUG).full.pdf build/$(SLUG).cards.pdf
-SOURCES := $(shell find content templates generator -type f ! -name '*.pyc' 2>/dev/null)
+# The outputs are whatever the writer registry writes (generator/writers/); this file lists what the last
+# build wrote, so that a deleted output is noticed and built again.
+BUILT := build/.built
+# Directories are prerequisites too: deleting or renaming a note changes its folder's time, not any file's.
+SOURCES := $(shell find content templates generator ! -name '*.pyc' ! -name __pycache__ 2>/dev/null)
+GONE := $(shell [ -f $(BUILT) ] && while read -r f; do [ -e "$$f" ] || echo "$$f"; done < $(BUILT))
 # Figures: content/figures/src/<name>.py draws content/figures/<name>.svg; common.py is their shared style.
 FIGURES := $(patsubst content/figures/src/%.py,content/figures/%.svg,$(filter-out %/common.py,$(wildcard content/figures/src/*.py)))
 
-.PHONY: all check test lint clean distclean bench
+.PHONY: all check test lint clean clean-cache distclean bench readme FORCE
 
-all: $(OUTPUTS)
+all: $(BUILT)
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,9 +23,10 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-# One run of the generator writes all three outputs (grouped target).
-$(OUTPUTS) &: $(INSTALLED) $(SOURCES) $(FIGURES)
+# One run of the generator writes every output of every deck, then records what it wrote.
+$(BUILT): $(INSTALLED) $(SOURCES) $(FIGURES) $(if $(GONE),FORCE)
 	$(BIN)/studykit build --content content --output build
+	@find build -maxdepth 1 -type f ! -name '.*' | sort > $@
 
 # The SVGs are committed; one is redrawn only when its script or the shared style is newer than it. The venv is an
 # order-only prerequisite, so (re)installing it does not redraw every figure.
@@ -45,8 +49,18 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check generator tests
 	$(BIN)/mypy
 
+# The README's table of outputs, from the writer registry.
+readme: $(INSTALLED)
+	$(BIN)/python -m generator.writers README.md
+
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
 
-distclean: clean
+# What studykit keeps between builds (rendered formulas and PDF parts): $STUDYKIT_CACHE_DIR, else ~/.cache/studykit.
+clean-cache:
+	rm -rf "$${STUDYKIT_CACHE_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/studykit}"
+
+distclean: clean clean-cache
 	rm -rf $(VENV) *.egg-info
+
+FORCE:

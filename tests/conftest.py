@@ -16,7 +16,7 @@ TEMPLATES = ROOT / "templates"
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> pipeline.BuildReport:
-    """The three outputs of the shipped deck, built once."""
+    """Every output of the shipped deck, built once."""
     output = tmp_path_factory.mktemp("build")
     return pipeline.build(CONTENT, output)
 

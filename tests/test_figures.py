@@ -1,4 +1,4 @@
-"""The figures: drawn by scripts in content/figures/src, committed as SVG, shown by all three outputs.
+"""The figures: drawn by scripts in content/figures/src, committed as SVG, shown by every output.
 
 Each script writes content/figures/<name>.svg, or the path given as its first argument; the committed SVG must be
 exactly what its script draws now. Each figure is referenced from its note and so reaches the Anki package (as

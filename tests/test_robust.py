@@ -311,7 +311,7 @@ def assert_reported(stderr: str, expected: Expected) -> None:
 
 @pytest.fixture
 def previous_build(tmp_path: Path, outputs: dict[str, Path]) -> Path:
-    """An output folder holding the previous good build of all three outputs."""
+    """An output folder holding the previous good build of every output."""
     output = tmp_path / "out"
     shutil.copytree(outputs["apkg"].parent, output)
     assert {".apkg", ".html", ".pdf"} <= {p.suffix for p in output.iterdir()}
