@@ -7,6 +7,7 @@ interrupted build leaves the earlier good files byte-identical.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from generator import reader, templating, writers
 from generator.context import BuildContext, BuildOptions, newest_source_time
-from generator.errors import OutputError, Problem, UsageError
+from generator.errors import BuildFailed, OutputError, Problem, UsageError
 from generator.model import Deck
 from generator.writers import WriteResult
 
@@ -44,8 +45,21 @@ def output_path(deck: Deck, output_dir: Path, suffix: str) -> Path:
     return output_dir / f"{deck.slug}.{suffix}"
 
 
+def deck_folders(content_dir: Path) -> list[Path]:
+    """The decks under `content_dir`: the folder itself when it holds deck.yaml, else each subfolder that does."""
+    if (content_dir / reader.DECK_FILE).is_file() or not content_dir.is_dir():
+        return [content_dir]
+    folders = sorted(path.parent for path in content_dir.glob(f"*/{reader.DECK_FILE}"))
+    return folders or [content_dir]  # none: the reader says what is missing
+
+
 def check(content_dir: Path, strict: bool = False, jobs: int = 1) -> reader.ReadResult:
     return reader.read_deck(content_dir, strict=strict, jobs=jobs)
+
+
+def check_all(content_dir: Path, strict: bool = False, jobs: int = 1) -> list[reader.ReadResult]:
+    """Every deck read and checked; the problems of all of them reported together."""
+    return _read_all([BuildOptions(folder, strict=strict, jobs=jobs) for folder in deck_folders(content_dir)], {})
 
 
 def build(
@@ -64,29 +78,79 @@ def build(
 
 
 def run(options: BuildOptions) -> BuildReport:
+    """Build one deck: the one in `options.content_dir`."""
+    (report,) = run_all(options, decks=[options.content_dir])
+    return report
+
+
+def run_all(options: BuildOptions, decks: list[Path] | None = None) -> list[BuildReport]:
+    """Build every deck under `options.content_dir` (or `decks`): all are read and checked before any is written."""
     try:
         chosen = writers.chosen(options.outputs)
     except KeyError as error:
         raise UsageError(f"unknown output {error.args[0]}; choose from {', '.join(writers.names())}") from error
     timings: dict[str, float] = {}
-    result = reader.read_deck(
-        options.content_dir, strict=options.strict, jobs=options.jobs, timings=timings, progress=options.progress
-    )
-    deck = result.deck
-    context = context_for(deck, options)
+    folders = decks if decks is not None else deck_folders(options.content_dir)
+    results = _read_all([dataclasses.replace(options, content_dir=folder) for folder in folders], timings)
     try:
         options.output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(f"{options.output_dir}: cannot create output folder: {error.strerror}") from error
-    targets = [output_path(deck, options.output_dir, writer.suffix) for writer in chosen]
-    results: dict[str, WriteResult] = {}
+    reports = []
+    for folder, result in zip(folders, results, strict=True):
+        deck_options = dataclasses.replace(options, content_dir=folder)
+        reports.append(_write(result, context_for(result.deck, deck_options), chosen, dict(timings)))
+    return reports
+
+
+def _read_all(every: list[BuildOptions], timings: dict[str, float]) -> list[reader.ReadResult]:
+    results: list[reader.ReadResult] = []
+    problems: list[Problem] = []
+    for options in every:
+        try:
+            results.append(
+                reader.read_deck(
+                    options.content_dir,
+                    strict=options.strict,
+                    jobs=options.jobs,
+                    timings=timings,
+                    progress=options.progress,
+                )
+            )
+        except BuildFailed as failure:
+            problems += failure.problems
+    if problems:
+        raise BuildFailed(problems)
+    slugs: dict[str, reader.ReadResult] = {}
+    for result in results:
+        if result.deck.slug in slugs:
+            first = slugs[result.deck.slug].deck.location
+            problems.append(
+                Problem(
+                    result.deck.location,
+                    f"slug {result.deck.slug!r} is also {first.path}'s: their outputs would overwrite each other",
+                    "give each deck its own slug",
+                )
+            )
+        slugs[result.deck.slug] = result
+    if problems:
+        raise BuildFailed(problems)
+    return results
+
+
+def _write(
+    result: reader.ReadResult, context: BuildContext, chosen: list[writers.Writer], timings: dict[str, float]
+) -> BuildReport:
+    deck = result.deck
+    targets = [output_path(deck, context.output_dir, writer.suffix) for writer in chosen]
+    written: dict[str, WriteResult] = {}
     with _staged(targets) as staged:
         for writer, temporary in zip(chosen, staged, strict=True):
             started = time.perf_counter()
-            results[writer.name] = writer.write(deck, temporary, context) or WriteResult()
+            written[writer.name] = writer.write(deck, temporary, context) or WriteResult()
             timings[writer.name] = time.perf_counter() - started
-    warnings = [*result.warnings, *(w for written in results.values() for w in written.warnings)]
-    return BuildReport(deck=deck, written=targets, warnings=warnings, results=results, timings=timings)
+    warnings = [*result.warnings, *(w for outcome in written.values() for w in outcome.warnings)]
+    return BuildReport(deck=deck, written=targets, warnings=warnings, results=written, timings=timings)
 
 
 def context_for(deck: Deck, options: BuildOptions) -> BuildContext:

@@ -126,19 +126,20 @@ def build(
         content_dir, output_dir, outputs, paper=paper.lower(), jobs=jobs, strict=strict, progress=progress
     )
     try:
-        report = pipeline.run(options)
+        reports = pipeline.run_all(options)
     finally:
         progress.close()
-    _print_warnings(report.warnings)
-    if verbose:
-        for stage, seconds in report.timings.items():
-            click.echo(f"time: {stage:<10} {seconds:8.2f} s", err=True)
-    if quiet:
-        return
-    for path in report.written:
-        click.echo(f"wrote {path}")
-    for line in report.notices:
-        click.echo(line)
+    for report in reports:
+        _print_warnings(report.warnings)
+        if verbose:
+            for stage, seconds in report.timings.items():
+                click.echo(f"time: {stage:<10} {seconds:8.2f} s", err=True)
+        if quiet:
+            continue
+        for path in report.written:
+            click.echo(f"wrote {path}")
+        for line in report.notices:
+            click.echo(line)
 
 
 @cli.command()
@@ -149,10 +150,10 @@ def check(content_dir: Path, strict: bool, jobs: int) -> None:
     """Read and validate every note; write nothing."""
     from generator import build as pipeline
 
-    result = pipeline.check(content_dir, strict=strict, jobs=jobs)
-    _print_warnings(result.warnings)
-    formulas = len(result.deck.formulas)
-    click.echo(f"ok: {len(result.deck.notes)} notes, {formulas} formulas, {len(result.warnings)} warnings")
+    for result in pipeline.check_all(content_dir, strict=strict, jobs=jobs):
+        _print_warnings(result.warnings)
+        deck, warnings = result.deck, len(result.warnings)
+        click.echo(f"ok: {deck.slug}: {len(deck.notes)} notes, {len(deck.formulas)} formulas, {warnings} warnings")
 
 
 @cli.command()

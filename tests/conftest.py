@@ -10,7 +10,8 @@ import pytest
 from generator import build as pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTENT = ROOT / "content"
+CONTENT_ROOT = ROOT / "content"
+CONTENT = CONTENT_ROOT / "dl-interview-51-65"  # the English deck, the one the tests know note by note
 TEMPLATES = ROOT / "templates"
 
 

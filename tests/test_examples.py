@@ -28,7 +28,7 @@ import yaml
 Namespace: TypeAlias = dict[str, Any]
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTENT_DIR = Path(os.environ.get("STUDYKIT_CONTENT", ROOT / "content"))
+CONTENT_DIR = Path(os.environ.get("STUDYKIT_CONTENT", ROOT / "content" / "dl-interview-51-65"))
 SOURCE_ARTICLE = Path("/work/shared/source/dl-interview-51-65.zh.txt")
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -135,8 +135,8 @@ class _NoteMedia:
 
     def __init__(self, note: Note, deck: Deck) -> None:
         self.note, self.deck = note, deck
-        parent = os.path.dirname(note.path)
-        self.folder = "" if parent == str(deck.content_dir) else os.path.relpath(parent, deck.content_dir)
+        # Paths, not strings: `--content .` gives notes a path of "x.md", whose folder is "." as a Path.
+        self.folder = os.path.relpath(note.path.parent, deck.content_dir)
         self.names = {relative.as_posix(): media_name(relative) for relative in note.media}
 
     def __call__(self, src: str) -> str:
