@@ -13,6 +13,13 @@ from pathlib import Path
 import click
 
 
+def quoted(text: str, limit: int = 80) -> str:
+    """Source text as the user wrote it, in backticks (never Python's repr, which doubles every backslash)."""
+    flat = " ".join(text.split())
+    shown = flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return f"`{shown}`"
+
+
 @dataclass(frozen=True, order=True)
 class Location:
     """A place in a source file: the path as the user gave it, and a 1-based line."""

@@ -66,6 +66,7 @@ class Deck:
     content_dir: Path
     location: Location
     notes: tuple[Note, ...] = field(default=())
+    footer: str = ""  # the booklet's page footer
 
     @property
     def formulas(self) -> list[Formula]:

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from generator import cloze
-from generator.errors import Location, Problems
+from generator.errors import Location, Problems, quoted
 
 MAX_NOTE_BYTES = 1_000_000
 KEY_POINTS = "key points"
@@ -23,7 +23,9 @@ FULL_ANSWER = "full answer"
 CLOZE = "cloze"
 NOTE_KEYS = {"id", "number", "question", "tags"}
 NOTE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$")
-TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*(::[a-z0-9][a-z0-9_-]*)*$")
+# What Anki accepts as a tag: anything without white space (it splits tags on spaces); `::` nests them.
+# Double quotes are refused too: Anki's search syntax cannot name a tag that holds one.
+TAG = re.compile(r'^[^\s"]+$')
 _CLOZE_ITEM = re.compile(r"^[-*+]\s+(?P<text>.*)$")
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _SECTION = re.compile(r"^##(?!#)\s*(?P<title>.*?)\s*#*\s*$")
@@ -223,7 +225,9 @@ def _tags(meta: dict[str, Any], path: Path, key_lines: dict[str, int], problems:
     bad = [tag for tag in raw if not TAG.match(tag)]
     if bad:
         problems.error(
-            where, f"invalid tag(s) {', '.join(map(repr, bad))}", "tags are lowercase words joined by `-`, no spaces"
+            where,
+            f"invalid tag(s) {', '.join(quoted(tag) for tag in bad)}",
+            "a tag is one word without spaces or double quotes (Anki splits tags at spaces); join words with - or _",
         )
     return tuple(dict.fromkeys(raw))
 

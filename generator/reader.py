@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import cloze, markup, mathrender, notefile, resources
-from generator.errors import BuildFailed, ContentFolderError, Location, Problem, Problems
+from generator import cloze, language, markup, mathrender, notefile, resources
+from generator.errors import BuildFailed, ContentFolderError, Location, Problem, Problems, quoted
 from generator.model import ClozeItem, Deck, Formula, Note
 
 DECK_FILE = "deck.yaml"
 NOTE_GLOB = "*.md"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 DECK_KEYS = {"title", "slug", "id", "language", "credit", "source_url", "license", "author"}
+# Optional: the booklet's page footer (default: author and licence).
+OPTIONAL_DECK_KEYS = {"footer"}
 
 
 @dataclass(frozen=True)
@@ -110,11 +112,19 @@ def _read_deck_file(content_dir: Path, problems: Problems) -> dict[str, Any] | N
     if isinstance(data.get("slug"), str) and not SLUG.match(data["slug"]):
         problems.error(Location(path, lines.get("slug", 1)), "deck `slug` must be lowercase letters, digits and dashes")
         ok = False
-    for key in sorted(set(data) - DECK_KEYS):
+    if isinstance(data.get("language"), str) and (wrong := language.problem(data["language"])):
+        problems.error(Location(path, lines.get("language", 1)), *wrong)
+        ok = False
+    footer = data.get("footer", f"{data.get('author')} · {data.get('license')} · full credit on the title page")
+    if not isinstance(footer, str):
+        problems.error(Location(path, lines.get("footer", 1)), "deck field `footer` must be text")
+        ok = False
+    for key in sorted(set(data) - DECK_KEYS - OPTIONAL_DECK_KEYS):
         problems.warn(Location(path, lines.get(key, 1)), f"unknown deck field `{key}` is ignored")
     if not ok:
         return None
-    return {key: data[key] for key in DECK_KEYS} | {"location": start}
+    values = {key: data[key] for key in DECK_KEYS} | {"language": language.canonical(data["language"])}
+    return values | {"footer": " ".join(footer.split()), "location": start}
 
 
 def _read_note(path: Path, content_dir: Path, converter: markup.Converter, problems: Problems) -> Note | None:
@@ -142,7 +152,7 @@ def _read_note(path: Path, content_dir: Path, converter: markup.Converter, probl
         for stray in markup.stray_dollars(fragment):
             problems.error(
                 _find_dollar(path, text, stray.after, line),
-                f"a `$` opens a formula that never closes: {stray.snippet!r}",
+                f"a `$` opens a formula that never closes: {quoted(stray.snippet)}",
                 "close the formula with `$`, put display math `$$` on lines of its own, or write \\$ for a dollar "
                 "sign; math inside raw HTML such as <div>…</div> is not rendered",
             )
@@ -176,7 +186,7 @@ def _check_bars_in_table_math(path: Path, lines: list[str], first: int, problems
             if "|" in formula:
                 problems.error(
                     Location(path, number),
-                    f"`|` inside the formula {formula!r} splits this table cell, and the formula is lost",
+                    f"`|` inside the formula {quoted(formula)} splits this table cell, and the formula is lost",
                     "write \\vert (or \\lvert … \\rvert, \\Vert for ‖) instead of | inside math in a table",
                 )
 
@@ -261,6 +271,6 @@ def _check_math(
             if error is not None:
                 problems.error(
                     formula.location,
-                    f"formula does not render: {error}: {formula.tex[:80]!r}",
+                    f"formula does not render: {error}: {quoted(formula.tex)}",
                     mathrender.hint(),
                 )

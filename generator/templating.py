@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 import jinja2
+from markupsafe import Markup
 
 from generator.errors import StudykitError
 
@@ -17,8 +18,14 @@ class TemplateError(StudykitError):
     """A template is missing or broken; the message names the template file and line."""
 
 
+def css_string(text: str) -> Markup:
+    """Text as a CSS string literal: quoted, with quotes, backslashes and line breaks escaped."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\a ").replace("<", "\\3c ")
+    return Markup(f'"{escaped}"')
+
+
 def environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -26,6 +33,8 @@ def environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["css_string"] = css_string
+    return env
 
 
 def render(env: jinja2.Environment, name: str, **context: object) -> str:

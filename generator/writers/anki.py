@@ -28,6 +28,7 @@ import genanki
 
 from generator import fragments
 from generator.context import BuildContext
+from generator.errors import Location, Problem
 from generator.model import Deck, Note
 from generator.writers import Writer, WriteResult
 
@@ -59,6 +60,7 @@ class PackedNote:
     fields: list[str]
     tags: list[str]
     modified: int
+    note_id: int = 0  # Anki keeps an imported note's id, so `nid:` finds this note in a collection
 
 
 @dataclass
@@ -70,6 +72,8 @@ class DeckChanges:
     removed: list[str] = field(default_factory=list)
     removed_searches: list[str] = field(default_factory=list)
     first_build: bool = False
+    # Notes whose `id` changed: the new note (where its id is written) and the old one's search.
+    new_ids: list[tuple[Location, str, str]] = field(default_factory=list)
 
 
 class _TimedNote(genanki.Note):  # type: ignore[misc]
@@ -183,12 +187,12 @@ def read_package(path: Path) -> dict[str, PackedNote]:
     try:
         with zipfile.ZipFile(path) as archive, contextlib.closing(sqlite3.connect(":memory:")) as connection:
             connection.deserialize(archive.read("collection.anki2"))
-            rows = connection.execute("SELECT guid, flds, tags, mod FROM notes").fetchall()
+            rows = connection.execute("SELECT guid, flds, tags, mod, id FROM notes").fetchall()
     except (OSError, KeyError, zipfile.BadZipFile, sqlite3.Error):
         return {}
     return {
-        guid: PackedNote(guid, fields.split("\x1f"), tags.split(), int(modified))
-        for guid, fields, tags, modified in rows
+        guid: PackedNote(guid, fields.split("\x1f"), tags.split(), int(modified), int(note_id))
+        for guid, fields, tags, modified, note_id in rows
     }
 
 
@@ -231,11 +235,12 @@ def package_path(deck: Deck, context: BuildContext) -> Path:
 def write(deck: Deck, target: Path, context: BuildContext) -> WriteResult:
     converted = convert(deck, context, read_package(package_path(deck, context)))
     pack(converted, deck, target, context)
-    return WriteResult(notices=changes_report(converted.changes), details=converted.changes)
+    changes = converted.changes
+    return WriteResult(notices=changes_report(changes), warnings=changes_warnings(changes, deck), details=changes)
 
 
 def changes_report(changes: DeckChanges) -> list[str]:
-    """What changed since the previous package, as lines for the terminal."""
+    """What changed since the previous package, as lines for the terminal (removals are warnings)."""
     if changes.first_build:
         return [f"deck: {len(changes.added)} Anki notes (no previous deck in the output folder to compare with)"]
     if not (changes.added or changes.changed or changes.removed):
@@ -243,10 +248,33 @@ def changes_report(changes: DeckChanges) -> list[str]:
     lines = [f"deck: {len(changes.added)} added, {len(changes.changed)} changed, {len(changes.removed)} removed"]
     lines += [f"  added:   {label}" for label in changes.added]
     lines += [f"  changed: {label}" for label in changes.changed]
-    for label, search in zip(changes.removed, changes.removed_searches, strict=True):
-        lines.append(f"  removed: {label}")
-        lines.append(f"           Anki's import never deletes; find it in the browser with: {search}")
     return lines
+
+
+def changes_warnings(changes: DeckChanges, deck: Deck) -> list[Problem]:
+    """Removed notes and changed ids: what Anki's import will not do by itself, shown even with --quiet."""
+    renamed = {search for _, _, search in changes.new_ids}
+    warnings = [
+        Problem(
+            where,
+            f"note {label} has a new id since the previous build: Anki will add it as a new note beside the old one",
+            "put the old id back to keep its review history (`git diff` shows it), or delete the old note in "
+            f"Anki's browser; this search finds it and nothing else: {search}",
+            severity="warning",
+        )
+        for where, label, search in changes.new_ids
+    ]
+    for label, search in zip(changes.removed, changes.removed_searches, strict=True):
+        if search not in renamed:
+            warnings.append(
+                Problem(
+                    deck.location,
+                    f"note {label} is no longer in the deck, but Anki's import never deletes",
+                    f"delete it in Anki's browser; this search finds it and nothing else: {search}",
+                    severity="warning",
+                )
+            )
+    return warnings
 
 
 def convert(deck: Deck, context: BuildContext, previous: dict[str, PackedNote]) -> ConvertedDeck:
@@ -285,10 +313,16 @@ def convert(deck: Deck, context: BuildContext, previous: dict[str, PackedNote]) 
             media[note_media.names[relative.as_posix()]] = deck.content_dir / relative
 
     written = {note.guid for note in notes}
+    added_by_number = {note.number: note for note in deck.notes if str(genanki.guid_for(note.id)) not in previous}
     for guid, gone in sorted(previous.items(), key=lambda item: item[1].fields[0]):
         if guid not in written:
             changes.removed.append(" ".join(gone.fields[:2])[:100])
-            changes.removed_searches.append(f'"deck:{deck.title}" "Number:{gone.fields[0]}"')
+            # By note id: a number or a question may belong to a new note too (an id changed), a note id never.
+            search = f'"deck:{deck.title}" nid:{gone.note_id}'
+            changes.removed_searches.append(search)
+            renamed = added_by_number.get(int(gone.fields[0])) if gone.fields[0].isdigit() else None
+            if renamed is not None and len(gone.fields) == len(FIELDS):
+                changes.new_ids.append((renamed.location_of("id"), str(renamed.number), search))
     package_time = max([*(note.modified for note in notes), shared_time])
     return ConvertedDeck(notes, media, package_time, changes)
 
