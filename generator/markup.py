@@ -40,6 +40,9 @@ INLINE_MATH = re.compile(r'<span class="arithmatex">\\\((?P<tex>.*?)\\\)</span>'
 DISPLAY_MATH = re.compile(r'<div class="arithmatex">\\\[\s*(?P<tex>.*?)\s*\\\]</div>', re.DOTALL)
 # A formula in a Markdown table row, `$…$` (not `\$`), paired from the left as arithmatex pairs them.
 TABLE_ROW_FORMULA = re.compile(r"(?<!\\)\$[^$\n]+?(?<!\\)\$")
+# Blocks nested deeper than this are refused: far beyond any real note, well within what every output can lay out.
+MAX_NESTING = 48
+_BLOCK_TAG = re.compile(r"<(/?)(?:blockquote|ul|ol|li|div|table)\b[^>]*>", re.IGNORECASE)
 _CODE_BLOCK = re.compile(r"<pre\b.*?</pre>|<code\b.*?</code>", re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 # A dollar left in the text followed by something that is not a digit or space is almost always
@@ -67,11 +70,36 @@ class Converter:
         self.seconds = 0.0
 
     def html(self, text: str) -> str:
+        """The text as HTML; `TooDeep` when it nests blocks deeper than any output can lay out."""
         started = time.perf_counter()
         self._markdown.reset()
-        converted = self._markdown.convert(text)
-        self.seconds += time.perf_counter() - started
+        try:
+            converted = self._markdown.convert(text)
+        except RecursionError as error:  # Python-Markdown parses nested blocks recursively
+            raise TooDeep(None) from error
+        finally:
+            self.seconds += time.perf_counter() - started
+        depth = nesting_depth(converted)
+        if depth > MAX_NESTING:
+            raise TooDeep(depth)
         return converted
+
+
+class TooDeep(Exception):
+    """Blocks (quotes, lists) nested deeper than MAX_NESTING; `depth` is None when Markdown itself gave up."""
+
+    def __init__(self, depth: int | None) -> None:
+        super().__init__(depth)
+        self.depth = depth
+
+
+def nesting_depth(fragment: str) -> int:
+    """How deep block elements nest in a fragment of HTML (a browser, WeasyPrint and Anki lay them out recursively)."""
+    depth = deepest = 0
+    for tag in _BLOCK_TAG.finditer(fragment):
+        depth += -1 if tag.group(1) else 1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def new_converter() -> Converter:

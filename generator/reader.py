@@ -20,7 +20,9 @@ from generator.errors import BuildFailed, ContentFolderError, Location, Problem,
 from generator.model import ClozeItem, Deck, Formula, Note
 
 DECK_FILE = "deck.yaml"
-NOTE_GLOB = "*.md"
+NOTE_SUFFIXES = (".md", ".markdown")
+# Folders of a deck that hold no notes: figures, a deck's own templates, outputs, tools' folders.
+_NOT_NOTES = {"templates", "build", "node_modules"}
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 DECK_KEYS = {"title", "slug", "id", "language", "credit", "source_url", "license", "author"}
 # Optional: the booklet's page footer (default: author and licence).
@@ -52,7 +54,7 @@ def read_deck(
         )
     problems = Problems()
     deck_meta = _read_deck_file(content_dir, problems)
-    note_paths = sorted(p for p in content_dir.glob(NOTE_GLOB) if p.name.lower() != "readme.md")
+    note_paths = _note_files(content_dir, problems)
     root = content_dir.resolve()
     for link in [p for p in note_paths if not p.resolve().is_relative_to(root)]:
         problems.error(Location(link, 1), "note is a link to a file outside the content folder", "copy the note in")
@@ -78,6 +80,28 @@ def read_deck(
         raise BuildFailed(failing)
     deck = Deck(**deck_meta, content_dir=content_dir, notes=tuple(sorted(notes, key=lambda n: n.number)))
     return ReadResult(deck=deck, warnings=problems.warnings)
+
+
+def _note_files(content_dir: Path, problems: Problems) -> list[Path]:
+    """The deck's notes: Markdown files beside deck.yaml. One in a subfolder is not read, and says so."""
+    notes = []
+    for path in sorted(content_dir.rglob("*")):
+        relative = path.relative_to(content_dir)
+        if path.suffix.lower() not in NOTE_SUFFIXES or path.stem.lower() == "readme" or not path.is_file():
+            continue
+        if any(part.startswith(".") or part in _NOT_NOTES for part in relative.parts[:-1]):
+            continue
+        if len(relative.parts) == 1:
+            notes.append(path)
+        elif (path.parent / DECK_FILE).is_file():
+            continue  # another deck's note: `studykit build` reads that deck on its own
+        else:
+            problems.warn(
+                Location(path, 1),
+                f"not read: notes live beside {DECK_FILE}, not in a subfolder ({relative.parent.as_posix()}/)",
+                f"move it to {content_dir}/ to make it part of the deck",
+            )
+    return notes
 
 
 def _read_deck_file(content_dir: Path, problems: Problems) -> dict[str, Any] | None:
@@ -134,14 +158,19 @@ def _read_note(path: Path, content_dir: Path, converter: markup.Converter, probl
     parsed = notefile.parse(path, text, problems)
     if parsed is None:
         return None
-    key_points_html = converter.html(parsed.key_points.text)
-    answer_html = converter.html(parsed.answer.text)
-    clozes = tuple(
-        ClozeItem(
-            html=converter.html(item.text).removeprefix("<p>").removesuffix("</p>"), location=Location(path, item.line)
+    try:
+        key_points_html = _html(converter, parsed.key_points.text, Location(path, parsed.key_points.line))
+        answer_html = _html(converter, parsed.answer.text, Location(path, parsed.answer.line))
+        clozes = tuple(
+            ClozeItem(
+                html=_html(converter, item.text, Location(path, item.line)).removeprefix("<p>").removesuffix("</p>"),
+                location=Location(path, item.line),
+            )
+            for item in parsed.clozes
         )
-        for item in parsed.clozes
-    )
+    except _Unreadable as failure:
+        problems.found.append(failure.problem)
+        return None
     every_fragment = [key_points_html, answer_html, *(item.html for item in clozes)]
     formulas = _locate_formulas(path, text, every_fragment, parsed.key_points.line)
     media = resources.check_resources(
@@ -171,6 +200,34 @@ def _read_note(path: Path, content_dir: Path, converter: markup.Converter, probl
         clozes=clozes,
         key_lines=tuple(parsed.key_lines.items()),
     )
+
+
+class _Unreadable(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def _html(converter: markup.Converter, text: str, where: Location) -> str:
+    try:
+        return converter.html(text)
+    except markup.TooDeep as error:
+        levels = f"{error.depth} levels" if error.depth else "too deeply for Markdown to read"
+        line = where.line + _deepest_line(text)
+        raise _Unreadable(
+            Problem(
+                Location(where.path, line),
+                f"quotes or lists nested {levels}; at most {markup.MAX_NESTING} can be laid out",
+                "flatten the nesting: no note needs more than a few levels of `>` or indented list items",
+            )
+        ) from error
+
+
+def _deepest_line(text: str) -> int:
+    """The offset, in lines, of the most deeply quoted or indented line of `text` (where to look)."""
+    lines = text.split("\n")
+    weights = [len(line) - len(line.lstrip(" >\t")) for line in lines]
+    return weights.index(max(weights)) if lines else 0
 
 
 def _check_bars_in_table_math(path: Path, lines: list[str], first: int, problems: Problems) -> None:
