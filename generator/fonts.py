@@ -1,0 +1,195 @@
+"""The fonts that set a deck's language in the PDFs, the @font-face rules that load them, and what they cannot print.
+
+WeasyPrint finds fonts through fontconfig, and a fresh machine has no CJK font: Chinese, Japanese and Korean would
+print as empty boxes. So the CJK font is a dependency installed by pip with studykit: `noto-cjk-sans-otc` ships
+Noto Sans CJK 2.004 Regular (SIL Open Font License 1.1) as one OpenType collection that covers Simplified and
+Traditional Chinese, Japanese and Korean. WeasyPrint loads it through an @font-face rule and embeds in each PDF only
+the glyphs that PDF uses (a subset).
+
+One collection serves every CJK language. Its regional faces share one set of glyphs and differ only in which form
+of a character they use by default; the font's `locl` feature picks the regional form from the text's language,
+which WeasyPrint hands to HarfBuzz from the `lang` attribute. The page must therefore carry the deck's language
+(the templates do: `<html lang="{{ deck.language }}">`); text without it prints in the default, Japanese, forms.
+
+Latin text keeps the system fonts the English deck already uses (DejaVu Sans, then Noto Sans); the CJK font comes
+after them in every chain, so a Chinese word in an English note prints too. For Chinese and Japanese, curly quotes,
+the ellipsis, the em dash and the middle dot come from the CJK font first: those languages set them full width.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from fontTools.ttLib import TTCollection, TTFont  # type: ignore[import-untyped]
+
+CJK_PACKAGE = "noto-cjk-sans-otc"  # the PyPI distribution that ships the font
+_CJK_MODULE = "noto_cjk_sans_otc"
+_CJK_FILE = "NotoSansCJK-Regular.ttc"
+CJK_FAMILY = "studykit CJK"  # the family name our @font-face rule gives the collection
+CJK_PUNCTUATION_FAMILY = "studykit CJK punctuation"  # the same file, limited to the full-width punctuation below
+# Characters that Chinese and Japanese set full width but Latin fonts also have, narrow: ‘ ’ “ ” … — ·
+CJK_PUNCTUATION_RANGE = "U+00B7, U+2014, U+2018-2019, U+201C-201D, U+2026"
+LATIN_FAMILIES = ("DejaVu Sans", "Noto Sans")  # system fonts (Debian's fonts-dejavu-core), found by fontconfig
+GENERIC_FAMILY = "sans-serif"
+
+# Face order inside NotoSansCJK-Regular.ttc (Noto Sans CJK 2.004): JP, KR, SC, TC, HK, then the Mono faces.
+_FACE_INDEX = {"ja": 0, "ko": 1, "zh-Hans": 2, "zh-Hant": 3, "zh-HK": 4}
+CJK_LANGUAGES = ("zh-Hans", "zh-Hant", "zh-HK", "ja", "ko")
+_FULL_WIDTH_PUNCTUATION_LANGUAGES = frozenset({"zh-Hans", "zh-Hant", "zh-HK", "ja"})
+
+
+class FontMissing(RuntimeError):
+    """The CJK font package is not installed."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """One font of a chain: its CSS family name, its file and, in a collection, the face's index."""
+
+    family: str
+    path: Path
+    index: int = 0
+
+
+def cjk_language(language: str) -> str | None:
+    """The CJK writing system a BCP 47 tag asks for: zh-Hans, zh-Hant, zh-HK, ja, ko, or None for any other.
+
+    >>> [cjk_language(tag) for tag in ("zh", "zh-CN", "zh-Hant-TW", "zh-HK", "ja-JP", "ko", "en")]
+    ['zh-Hans', 'zh-Hans', 'zh-Hant', 'zh-HK', 'ja', 'ko', None]
+    """
+    subtags = [part.lower() for part in language.replace("_", "-").split("-") if part]
+    if not subtags:
+        return None
+    primary, rest = subtags[0], set(subtags[1:])
+    if primary in ("ja", "jpn"):
+        return "ja"
+    if primary in ("ko", "kor"):
+        return "ko"
+    if primary not in ("zh", "zho", "chi", "cmn", "yue"):
+        return None
+    if "hans" in rest:
+        return "zh-Hans"
+    if rest & {"hk", "mo"}:
+        return "zh-HK"
+    if "hant" in rest or "tw" in rest or primary == "yue":
+        return "zh-Hant"
+    return "zh-Hans"  # plain zh, zh-CN, zh-SG: Simplified
+
+
+def cjk_font_path() -> Path:
+    """The installed Noto Sans CJK collection; `FontMissing` says how to install it when it is not there."""
+    try:
+        path: Path | None = Path(str(resources.files(_CJK_MODULE).joinpath(_CJK_FILE)))
+    except ModuleNotFoundError:
+        path = None
+    if path is None or not path.is_file():
+        raise FontMissing(
+            f"the CJK font is not installed\n    hint: pip install {CJK_PACKAGE} (Noto Sans CJK, SIL OFL 1.1)"
+        )
+    return path
+
+
+@cache
+def _system_font(family: str) -> Path | None:
+    """The file fontconfig gives for exactly `family`, or None (fontconfig absent, or only a substitute found)."""
+    fc_match = shutil.which("fc-match")
+    if fc_match is None:
+        return None
+    try:
+        found = subprocess.run(
+            [fc_match, "--format=%{family}\n%{file}", f"{family}:style=Regular"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    families, _, file = found.partition("\n")
+    if family.lower() not in (name.strip().lower() for name in families.split(",")) or not file:
+        return None
+    return Path(file)
+
+
+def chain(language: str) -> list[Face]:
+    """The fonts that set `language`, in the order a character looks for a glyph (Latin system fonts that are
+    missing are left out; the CJK font is always there, last)."""
+    cjk = cjk_language(language)
+    path = cjk_font_path()
+    index = _FACE_INDEX[cjk or "zh-Hans"]
+    faces = [Face(CJK_PUNCTUATION_FAMILY, path, index)] if cjk in _FULL_WIDTH_PUNCTUATION_LANGUAGES else []
+    for family in LATIN_FAMILIES:
+        system = _system_font(family)
+        if system is not None:
+            faces.append(Face(family, system))
+    faces.append(Face(CJK_FAMILY, path, index))
+    return faces
+
+
+def font_files(language: str) -> list[Path]:
+    """The font files of `language`'s chain, each once."""
+    return list(dict.fromkeys(face.path for face in chain(language)))
+
+
+def font_dirs() -> list[Path]:
+    """The folders WeasyPrint's fetcher must allow for the @font-face rules of `font_face_css` to load."""
+    return [cjk_font_path().parent]
+
+
+def font_family_css(language: str) -> str:
+    """The value of a CSS `font-family` property that sets `language` with its chain."""
+    families = [CJK_PUNCTUATION_FAMILY] if cjk_language(language) in _FULL_WIDTH_PUNCTUATION_LANGUAGES else []
+    families += [*LATIN_FAMILIES, CJK_FAMILY]
+    return ", ".join([*(f'"{family}"' for family in families), GENERIC_FAMILY])
+
+
+def font_face_css(language: str) -> str:
+    """@font-face rules that load the CJK font by a file:// URL (the Latin fonts are the system's own).
+
+    WeasyPrint copies the file for each rule and lets fontconfig read it; all faces of the collection get the
+    family name, and the face used is the collection's first; the `lang` of the text selects the regional glyphs.
+    """
+    url = cjk_font_path().as_uri()
+    rules = [f'@font-face {{ font-family: "{CJK_FAMILY}"; src: url("{url}"); }}']
+    if cjk_language(language) in _FULL_WIDTH_PUNCTUATION_LANGUAGES:
+        rules.insert(
+            0,
+            f'@font-face {{ font-family: "{CJK_PUNCTUATION_FAMILY}"; src: url("{url}"); '
+            f"unicode-range: {CJK_PUNCTUATION_RANGE}; }}",
+        )
+    return "\n".join(rules) + "\n"
+
+
+@cache
+def _coverage(path: Path, index: int) -> frozenset[int]:
+    """The code points one face maps to a glyph (read once per face: the CJK collection takes a second)."""
+    if path.suffix.lower() in (".ttc", ".otc"):
+        font = TTCollection(str(path), lazy=True).fonts[index]
+    else:
+        font = TTFont(str(path), lazy=True, fontNumber=index)
+    cmap = font.getBestCmap() or {}
+    return frozenset(cmap)
+
+
+def _ignorable(character: str) -> bool:
+    """Whitespace and control or format characters: shaped or dropped, never drawn from a font's cmap."""
+    return character.isspace() or unicodedata.category(character) in ("Cc", "Cf", "Zl", "Zp")
+
+
+def uncovered(text: str, language: str) -> list[str]:
+    """The characters of `text`, each once in order of first appearance, that no font of `language`'s chain has."""
+    faces = chain(language)
+    coverages = [_coverage(face.path, face.index) for face in faces if face.family != CJK_PUNCTUATION_FAMILY]
+    missing: dict[str, None] = {}
+    for character in text:
+        if character in missing or _ignorable(character):
+            continue
+        if not any(ord(character) in coverage for coverage in coverages):
+            missing[character] = None
+    return list(missing)

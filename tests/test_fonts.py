@@ -1,0 +1,139 @@
+"""The CJK font chain: pip installs a real font, WeasyPrint embeds a subset of it, and Chinese prints and extracts.
+
+A fresh machine has no CJK font; `generator.fonts` points WeasyPrint at the Noto Sans CJK collection that the
+`noto-cjk-sans-otc` package installs. These tests render small pages with its @font-face rules and read the PDFs back:
+the font is embedded as a subset, Chinese text extracts, no line begins with a full-width comma or full stop, and the
+page's language picks the regional glyph forms. The rendered Chinese page is kept as a PNG in tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pikepdf
+import pytest
+from fontTools.ttLib import TTCollection, TTFont  # type: ignore[import-untyped]
+from weasyprint import HTML
+
+from generator import fonts
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+POPPLER = pytest.mark.skipif(shutil.which("pdffonts") is None, reason="poppler-utils absent (pdffonts, pdftotext)")
+
+SENTENCE = "批归一化（Batch Normalization）先用小批量的统计量把每个值标准化，再做缩放和平移。"
+# Seven characters to a group and a column six characters wide: a breaker that ignored the rules for CJK
+# punctuation would start line after line with "，" or "。".
+PUNCTUATION_TRAP = "一二三四五六，七八九十百千。" * 6
+
+
+def render(language: str, body: str, width: str = "12cm") -> bytes:
+    html = f"""<!doctype html><html lang="{language}"><head><meta charset="utf-8"><style>
+{fonts.font_face_css(language)}
+@page {{ size: A6; margin: 8mm; }}
+body {{ font-family: {fonts.font_family_css(language)}; font-size: 10pt; line-height: 1.5; }}
+.column {{ width: {width}; }}
+</style></head><body>{body}</body></html>"""
+    return bytes(HTML(string=html).write_pdf())
+
+
+@pytest.fixture(scope="module")
+def chinese_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    body = (
+        f"<h1>第 59 题：批归一化</h1><p>{SENTENCE}</p>"
+        f"<p><strong>加粗：</strong>非极大值抑制（NMS）保留得分最高的框，IoU 阈值为 0.5，“引号”……</p>"
+        f'<p class="column" style="width: 6em">{PUNCTUATION_TRAP}</p>'
+    )
+    path = tmp_path_factory.mktemp("fonts") / "zh-Hans.pdf"
+    path.write_bytes(render("zh-Hans", body))
+    return path
+
+
+def test_language_tags_pick_the_regional_font() -> None:
+    expected = {
+        "zh-Hans": "zh-Hans", "zh": "zh-Hans", "zh-CN": "zh-Hans", "zh_SG": "zh-Hans",
+        "zh-Hant": "zh-Hant", "zh-TW": "zh-Hant", "zh-Hant-HK": "zh-HK", "zh-HK": "zh-HK",
+        "ja": "ja", "ja-JP": "ja", "ko": "ko", "ko-KR": "ko", "en": None, "en-GB": None, "": None,
+    }  # fmt: skip
+    assert {tag: fonts.cjk_language(tag) for tag in expected} == expected
+
+
+@pytest.mark.parametrize("language", ["zh-Hans", "zh-Hant", "ja", "ko", "en"])
+def test_every_chain_ends_with_the_installed_cjk_font(language: str) -> None:
+    faces = fonts.chain(language)
+    assert faces[-1].family == fonts.CJK_FAMILY
+    assert all(path.is_file() for path in fonts.font_files(language))
+    css = fonts.font_face_css(language)
+    assert fonts.cjk_font_path().as_uri() in css
+    assert all(fonts.cjk_font_path().is_relative_to(folder) for folder in fonts.font_dirs())
+    assert f'"{fonts.CJK_FAMILY}"' in fonts.font_family_css(language)
+
+
+def test_uncovered_lists_only_what_no_font_has() -> None:
+    assert fonts.uncovered(SENTENCE + "“引号”……\n", "zh-Hans") == []
+    assert fonts.uncovered("繁體中文", "zh-Hant") == []
+    assert fonts.uncovered("ひらがなとカタカナ", "ja") == []
+    assert fonts.uncovered("한국어 문장", "ko") == []
+    assert fonts.uncovered("An English note, with 中文 in it.", "en") == []
+    # Private-use characters are in no font; each is listed once, in order of first appearance.
+    assert fonts.uncovered("a\ue001b\ue000\ue001", "zh-Hans") == ["\ue001", "\ue000"]
+
+
+@POPPLER
+def test_pdf_embeds_a_subset_of_the_cjk_font(chinese_pdf: Path) -> None:
+    report = subprocess.run(["pdffonts", str(chinese_pdf)], capture_output=True, text=True, check=True).stdout
+    cjk = [line for line in report.splitlines() if "studykit" in line]
+    assert cjk, report
+    for line in cjk:
+        name, *_, emb, sub, uni, _obj, _gen = line.split()
+        assert re.fullmatch(r"[A-Z]{6}\+.+", name) and (emb, sub, uni) == ("yes", "yes", "yes"), line
+
+
+@POPPLER
+def test_chinese_extracts_and_no_line_starts_with_a_comma_or_full_stop(chinese_pdf: Path) -> None:
+    text = subprocess.run(["pdftotext", "-layout", str(chinese_pdf), "-"], capture_output=True, text=True).stdout
+    flat = re.sub(r"\s+", "", text)
+    assert re.sub(r"\s+", "", SENTENCE) in flat
+    assert "非极大值抑制（NMS）" in flat
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    assert len(lines) > 12  # the narrow column did wrap
+    assert not [line for line in lines if line.startswith(("，", "。"))]
+    ARTIFACTS.mkdir(exist_ok=True)
+    png = ARTIFACTS / "fonts-zh-Hans"
+    subprocess.run(["pdftoppm", "-png", "-r", "80", "-singlefile", str(chinese_pdf), str(png)], check=True)
+    assert png.with_suffix(".png").stat().st_size > 5_000
+
+
+def _embedded_cjk_fonts(pdf: bytes) -> list[TTFont]:
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        return [
+            TTFont(io.BytesIO(stream.read_bytes()))
+            for stream in document.objects
+            if isinstance(stream, pikepdf.Stream) and stream.get("/Subtype") == "/OpenType"
+        ]
+
+
+def _drawn(font: TTFont, glyph: str) -> bool:
+    charstrings = font["CFF "].cff.topDictIndex[0].CharStrings
+    if glyph not in charstrings:  # past the highest glyph the subset kept
+        return False
+    charstring = charstrings[glyph]
+    charstring.decompile()
+    return len(charstring.program) > 1  # a glyph the subset dropped is a bare `endchar`
+
+
+@pytest.mark.parametrize(("language", "face"), [("zh-Hans", 2), ("ja", 0)])
+def test_the_page_language_selects_the_regional_glyphs(language: str, face: int) -> None:
+    """直 and 骨 have different Simplified Chinese and Japanese forms: each page prints its own."""
+    collection = TTCollection(str(fonts.cjk_font_path()), lazy=True)
+    cmaps = {index: collection.fonts[index].getBestCmap() for index in (0, 2)}
+    embedded = _embedded_cjk_fonts(render(language, "<p>直骨</p>"))
+    assert embedded
+    for character in "直骨":
+        wanted, other = cmaps[face][ord(character)], cmaps[2 - face][ord(character)]
+        assert wanted != other
+        assert any(_drawn(font, wanted) for font in embedded)
+        assert not any(_drawn(font, other) for font in embedded)
