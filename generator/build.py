@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator import reader, templating, writers
+from generator import fonts, reader, templating, writers
 from generator.context import BuildContext, BuildOptions, newest_source_time
 from generator.errors import BuildFailed, OutputError, Problem, UsageError
 from generator.model import Deck
@@ -155,8 +155,16 @@ def _write(
 
 def context_for(deck: Deck, options: BuildOptions) -> BuildContext:
     """The context every writer of this build gets: the options, and what follows from them and the deck."""
+    text = "".join(
+        part
+        for note in deck.notes
+        for part in (note.question, note.key_points_html, note.answer_html, *(item.html for item in note.clozes))
+    )
     return BuildContext(
-        options=options, language=deck.language, timestamp=newest_source_time(deck.content_dir, options.templates_dir)
+        options=options,
+        language=deck.language,
+        timestamp=newest_source_time(deck.content_dir, options.templates_dir),
+        fonts=fonts.plan(deck.title + deck.credit + deck.footer + text, deck.language),
     )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jinja2
 
-from generator import templating
+from generator import fonts, templating
 
 # Paper sizes by command-line name, as CSS @page writes them.
 PAPERS = {"a4": "A4", "letter": "letter"}
@@ -62,6 +62,7 @@ class BuildContext:
     options: BuildOptions
     language: str
     timestamp: int  # the build's time (SOURCE_DATE_EPOCH, else the newest source's mtime)
+    fonts: fonts.Plan = field(default_factory=lambda: fonts.Plan("en", cjk=False))
     fixed_epoch: int | None = field(default_factory=source_date_epoch)
     cache_dir: Path = field(default_factory=cache_root)
 
@@ -92,6 +93,14 @@ class BuildContext:
 
     def template_text(self, name: str) -> str:
         return templating.read(self.templates_dir, name)
+
+    def print_css(self, name: str) -> str:
+        """A printed document's stylesheet, with the fonts the deck's text needs (see `fonts.Plan`)."""
+        return self.fonts.css(self.template_text(name))
+
+    def pdf_roots(self, content_dir: Path) -> list[Path]:
+        """The folders a PDF may load files from: the deck's, the templates, and the fonts it uses."""
+        return [content_dir, self.templates_dir, *self.fonts.roots()]
 
     def render(self, name: str, **values: object) -> str:
         return templating.render(self.templates, name, **values)

@@ -18,6 +18,7 @@ the ellipsis, the em dash and the middle dot come from the CJK font first: those
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import unicodedata
@@ -183,13 +184,96 @@ def _ignorable(character: str) -> bool:
 
 
 def uncovered(text: str, language: str) -> list[str]:
-    """The characters of `text`, each once in order of first appearance, that no font of `language`'s chain has."""
-    faces = chain(language)
+    """The characters of `text`, each once in order of first appearance, that no font of `language`'s chain has
+    (nor any other font fontconfig knows, which WeasyPrint falls back to)."""
+    wanted = [character for character in dict.fromkeys(text) if not _ignorable(character)]
+    if all(character < "\u0250" for character in wanted):  # Latin text: every chain's Latin font has it
+        latin = [_coverage(face.path, face.index) for face in _latin_faces()]
+        if latin and all(any(ord(character) in coverage for coverage in latin) for character in wanted):
+            return []
+    try:
+        faces = chain(language)
+    except FontMissing:
+        faces = _latin_faces()
     coverages = [_coverage(face.path, face.index) for face in faces if face.family != CJK_PUNCTUATION_FAMILY]
-    missing: dict[str, None] = {}
-    for character in text:
-        if character in missing or _ignorable(character):
-            continue
-        if not any(ord(character) in coverage for coverage in coverages):
-            missing[character] = None
-    return list(missing)
+    return [
+        character
+        for character in wanted
+        if not any(ord(character) in coverage for coverage in coverages) and not _system_covers(character)
+    ]
+
+
+def _latin_faces() -> list[Face]:
+    return [Face(family, path) for family in LATIN_FAMILIES if (path := _system_font(family)) is not None]
+
+
+@cache
+def _system_covers(character: str) -> bool:
+    """Whether any font fontconfig knows has a glyph for `character` (Pango falls back to it)."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return False
+    try:
+        found = subprocess.run(
+            [fc_list, f":charset={ord(character):x}", "family"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return bool(found.strip())
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one deck's PDFs need beyond the system's Latin fonts: nothing, or the CJK font and its rules.
+
+    A deck whose text the Latin fonts cover gets no @font-face rule at all (loading the 19 MB collection costs
+    WeasyPrint seconds per document); any other deck gets the CJK font in every font stack.
+    """
+
+    language: str
+    cjk: bool
+
+    def css(self, stylesheet: str) -> str:
+        """`stylesheet` with the CJK font loaded and placed before each generic family, when the deck needs it."""
+        if not self.cjk:
+            return stylesheet
+        # Only the whole-collection family, placed last before the generic one: the templates name their Latin
+        # fonts first. (The full-width punctuation family, appended after a Latin font, made Pango drop the CJK
+        # family for whole runs of text: empty boxes. It only works first in a stack, as font_family_css puts it.)
+        with_fallback = _GENERIC.sub(lambda found: f'"{CJK_FAMILY}", {found.group(0)}', stylesheet)
+        url = cjk_font_path().as_uri()
+        return f'@font-face {{ font-family: "{CJK_FAMILY}"; src: url("{url}"); }}\n' + with_fallback
+
+    def roots(self) -> list[Path]:
+        """Folders the PDF engine must be allowed to load font files from."""
+        return font_dirs() if self.cjk else []
+
+    def fingerprint(self) -> str:
+        """What identifies the fonts that draw this deck's PDFs, for cache keys: each file's path, size and time."""
+        files = font_files(self.language) if self.cjk else [face.path for face in _latin_faces()]
+        stats = [(str(path), path.stat().st_size, int(path.stat().st_mtime)) for path in files if path.exists()]
+        return repr((self.language, self.cjk, stats))
+
+
+_GENERIC = re.compile(r"(?<![\w-])(?:sans-serif|serif|monospace)(?![\w-])")
+
+
+def plan(text: str, language: str) -> Plan:
+    """The fonts a deck needs: the CJK font when its language is CJK or its text has characters Latin fonts lack."""
+    if cjk_language(language) is not None:
+        return Plan(language, cjk=_installed())
+    latin = [_coverage(face.path, face.index) for face in _latin_faces()]
+    needs = any(
+        not any(ord(character) in coverage for coverage in latin)
+        for character in set(text)
+        if character >= "\u0250" and not _ignorable(character)
+    )
+    return Plan(language, cjk=needs and _installed())
+
+
+def _installed() -> bool:
+    try:
+        cjk_font_path()
+    except FontMissing:
+        return False
+    return True

@@ -43,6 +43,7 @@ class Note:
     media: tuple[Path, ...] = ()
     clozes: tuple[ClozeItem, ...] = ()
     key_lines: tuple[tuple[str, int], ...] = ()  # the file line of each front-matter key
+    language: str | None = None  # the note's own language (BCP 47) when it is not the deck's
 
     @property
     def path(self) -> Path:

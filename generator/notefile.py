@@ -14,14 +14,14 @@ from typing import Any
 
 import yaml
 
-from generator import cloze
+from generator import cloze, language
 from generator.errors import Location, Problems, quoted
 
 MAX_NOTE_BYTES = 1_000_000
 KEY_POINTS = "key points"
 FULL_ANSWER = "full answer"
 CLOZE = "cloze"
-NOTE_KEYS = {"id", "number", "question", "tags"}
+NOTE_KEYS = {"id", "number", "question", "tags", "language"}
 NOTE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$")
 # What Anki accepts as a tag: anything without white space (it splits tags on spaces); `::` nests them.
 # Double quotes are refused too: Anki's search syntax cannot name a tag that holds one.
@@ -54,6 +54,7 @@ class ParsedNote:
     number: int
     question: str
     tags: tuple[str, ...]
+    language: str | None  # the note's own language, when it is not the deck's
     key_lines: dict[str, int]  # the file line of each front-matter key
     body_line: int  # the first line after the front matter
     key_points: Section
@@ -173,6 +174,9 @@ def parse(path: Path, text: str, problems: Problems) -> ParsedNote | None:
         problems.error(where, "`number` is missing or not a positive whole number", "e.g. number: 51")
     question = _required_str(meta, "question", path, key_lines, problems)
     tags = _tags(meta, path, key_lines, problems)
+    note_language = meta.get("language")
+    if note_language is not None and (wrong := language.problem(note_language)):
+        problems.error(Location(path, key_lines.get("language", 1)), *wrong)
     for key in sorted(set(meta) - NOTE_KEYS):
         problems.warn(Location(path, key_lines.get(key, 1)), f"unknown front-matter field `{key}` is ignored")
 
@@ -188,6 +192,7 @@ def parse(path: Path, text: str, problems: Problems) -> ParsedNote | None:
         number=number,
         question=question.strip(),
         tags=tags,
+        language=language.canonical(note_language) if isinstance(note_language, str) else None,
         key_lines=key_lines,
         body_line=end + 2,
         key_points=sections[KEY_POINTS],

@@ -10,6 +10,7 @@ build without PDFs never loads WeasyPrint.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from importlib.metadata import version
 from pathlib import Path
@@ -20,6 +21,12 @@ import weasyprint
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
 from generator.errors import OutputError
+
+# WeasyPrint and fontTools log what they cannot do (a glyph no font has, a CSS property they skip) straight to
+# the terminal, as raw library lines that -q cannot hide. The reader reports characters without a font at their
+# file and line before anything is laid out, so these lines only repeat it, or are noise.
+for _noisy in ("weasyprint", "fontTools"):
+    logging.getLogger(_noisy).setLevel(logging.CRITICAL)
 
 NAME = "weasyprint"
 VERSION = version("weasyprint")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import cloze, language, markup, mathrender, notefile, resources
+from generator import cloze, fonts, language, markup, mathrender, notefile, resources
 from generator.errors import BuildFailed, ContentFolderError, Location, Problem, Problems, quoted
 from generator.model import ClozeItem, Deck, Formula, Note
 
@@ -65,7 +65,8 @@ def read_deck(
             "    hint: add a note such as 51-topic.md beside deck.yaml, or point --content at the notes' folder"
         )
     converter = markup.new_converter()
-    notes = [note for path in note_paths if (note := _read_note(path, content_dir, converter, problems))]
+    deck_language = deck_meta["language"] if deck_meta else "en"
+    notes = [note for path in note_paths if (note := _read_note(path, content_dir, converter, deck_language, problems))]
     _check_unique(notes, problems)
     if not problems.errors:  # a note that failed to read would make its own images look unused
         resources.check_unused_images(content_dir, notes, problems)
@@ -151,7 +152,9 @@ def _read_deck_file(content_dir: Path, problems: Problems) -> dict[str, Any] | N
     return values | {"footer": " ".join(footer.split()), "location": start}
 
 
-def _read_note(path: Path, content_dir: Path, converter: markup.Converter, problems: Problems) -> Note | None:
+def _read_note(
+    path: Path, content_dir: Path, converter: markup.Converter, deck_language: str, problems: Problems
+) -> Note | None:
     text = notefile.read_text(path, problems)
     if text is None:
         return None
@@ -172,6 +175,7 @@ def _read_note(path: Path, content_dir: Path, converter: markup.Converter, probl
         problems.found.append(failure.problem)
         return None
     every_fragment = [key_points_html, answer_html, *(item.html for item in clozes)]
+    _check_glyphs(path, text, parsed.language or deck_language, problems)
     formulas = _locate_formulas(path, text, every_fragment, parsed.key_points.line)
     media = resources.check_resources(
         path, text, content_dir, "".join(every_fragment), parsed.question, parsed.key_points.line, problems
@@ -199,7 +203,20 @@ def _read_note(path: Path, content_dir: Path, converter: markup.Converter, probl
         media=media,
         clozes=clozes,
         key_lines=tuple(parsed.key_lines.items()),
+        language=parsed.language,
     )
+
+
+def _check_glyphs(path: Path, text: str, note_language: str, problems: Problems) -> None:
+    """A character no font can print would be an empty box in the PDFs: an error at its first line."""
+    for character in fonts.uncovered(text, note_language):
+        line = text.count("\n", 0, text.index(character)) + 1
+        problems.error(
+            Location(path, line),
+            f"no font has the character {character} (U+{ord(character):04X}): the PDFs would print an empty box",
+            "remove it or write it another way, or install a font that has it (fontconfig finds it; `fc-list "
+            f"':charset={ord(character):x}'` shows which fonts do)",
+        )
 
 
 class _Unreadable(Exception):

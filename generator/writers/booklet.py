@@ -51,7 +51,7 @@ def html_of(deck: Deck, context: BuildContext) -> str:
         for note in deck.notes
     ]
     # Pygments' rules first, so that the booklet's own `pre` rules win.
-    css = fragments.code_css([_NO_DARK_SCOPE]) + "\n" + context.template_text("booklet.css")
+    css = fragments.code_css([_NO_DARK_SCOPE]) + "\n" + context.print_css("booklet.css")
     return context.render(
         "booklet.html.j2", deck=deck, notes=notes, css=css, page_size=PAPERS[context.paper], created=context.created
     )
@@ -61,7 +61,7 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
     # Here, not at the top: WeasyPrint takes a second to load, and a build without this output skips it.
     from generator import pdfengine
 
-    pdfengine.write(html_of(deck, context), deck.content_dir, [deck.content_dir, context.templates_dir], target)
+    pdfengine.write(html_of(deck, context), deck.content_dir, context.pdf_roots(deck.content_dir), target)
 
 
 WRITER = Writer("full", "full.pdf", "full-answer booklet: title page, contents with page numbers, every answer", write)

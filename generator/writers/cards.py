@@ -238,7 +238,7 @@ def html_of(deck: Deck, context: BuildContext, fits: dict[int, Fit] | None = Non
         sheets=len(groups),
         paper=sheet,
         padding=PADDING_MM,
-        css=context.template_text("cards.css"),
+        css=context.print_css("cards.css"),
         created=context.created,
     )
 
@@ -292,7 +292,7 @@ def render_fitted(deck: Deck, target: Path, context: BuildContext) -> tuple[Any,
     from generator import pdfengine
 
     fits: dict[int, Fit] = {}
-    roots = [deck.content_dir, context.templates_dir]
+    roots = context.pdf_roots(deck.content_dir)
     while True:
         laid_out = pdfengine.layout(html_of(deck, context, fits), deck.content_dir, roots, target)
         over = pdfengine.overflowing(laid_out)

@@ -43,7 +43,7 @@ def _sheet_html(
         first_part=first_part,
         numbered=numbered,
         keywords=keywords_of(deck),
-        css=context.template_text("cheatsheet.css"),
+        css=context.print_css("cheatsheet.css"),
         page_size=PAPERS[context.paper],
         created=context.created if dated else None,
     )
@@ -64,7 +64,7 @@ def numbers_html(deck: Deck, pages: int, context: BuildContext) -> str:
         "cheatsheet-numbers.html.j2",
         deck=deck,
         pages=pages,
-        css=context.template_text("cheatsheet.css"),
+        css=context.print_css("cheatsheet.css"),
         page_size=PAPERS[context.paper],
     )
 
@@ -99,11 +99,13 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
     from generator import pdfengine, rendercache
 
     with rendercache.opened(context.cache_dir, f"{deck.slug}-{context.paper}-", pdfengine.PDF_OPTIONS) as cache:
+        # The fonts that draw a part are part of its key: a font installed or changed re-renders what it draws.
+        fonts = context.fonts.fingerprint()
         pages_of: dict[Path, int | None] = {}
         missing: list[tuple[Path, Callable[[], str]]] = []
         missing_notes = 0
         for index, notes in enumerate(parts_of(deck.notes)):
-            path = cache.path_for(part_html(deck, notes, index == 0, context), _media_digest(deck, notes))
+            path = cache.path_for(part_html(deck, notes, index == 0, context), _media_digest(deck, notes) + fonts)
             pages_of[path] = pdfjoin.pages_in(path)
             # Not cached, or cached but unreadable (a damaged file): rendered afresh. The HTML is made again
             # when its turn comes rather than kept: all parts' HTML at once is most of a big bank's math.
@@ -116,7 +118,7 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
         parts = list(pages_of)
         pages = sum(count if count is not None else pdfjoin.pages_in(path) or 0 for path, count in pages_of.items())
         numbers_document = numbers_html(deck, pages, context)
-        numbers = cache.path_for(numbers_document, "")
+        numbers = cache.path_for(numbers_document, fonts)
         if pdfjoin.pages_in(numbers) != pages:
             # Hundreds of pages laid out at once: in a worker process, whose memory goes when it ends.
             isolated = context.jobs > 1 and pages > _PAGES_IN_PROCESS
@@ -142,7 +144,7 @@ def _render(
     from generator import rendercache
 
     base_url = str(deck.content_dir.resolve()) + "/"
-    roots = [deck.content_dir, context.templates_dir]
+    roots = context.pdf_roots(deck.content_dir)
     errors = rendercache.render_all(documents, base_url, roots, options, jobs, isolated)
     if errors:
         raise OutputError(f"{target.name}: {errors[0]}")
