@@ -1,0 +1,178 @@
+"""The Chinese edition, built like a user would: every PDF prints real glyphs, the page reads on a phone, Anki imports it.
+
+No system CJK font is needed: the CJK font comes from pip (noto-cjk-sans-otc). A character drawn with no font
+would be a .notdef box; in WeasyPrint's PDFs such a character is missing from every font's ToUnicode map, which is
+what these tests read back (pdftotext alone is fooled: the tagged PDF carries the text anyway).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+import pytest
+from anki.collection import Collection
+
+from generator import build as pipeline
+from generator.errors import BuildFailed
+from tests.browser import chromium_browser, needs_chromium
+from tests.conftest import CONTENT_ROOT, ROOT
+from tests.test_anki_deck import import_package
+
+ZH = CONTENT_ROOT / "dl-interview-51-65-zh"
+SLUG = "dl-interview-51-65-zh"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+# A line of Chinese text never starts with these (GB/T 15834, JIS X 4051 kinsoku).
+NO_LINE_START = "，。、；：？！）》」』】"
+
+
+@pytest.fixture(scope="module")
+def zh_build(tmp_path_factory: pytest.TempPathFactory) -> pipeline.BuildReport:
+    return pipeline.build(ZH, tmp_path_factory.mktemp("zh"), ("apkg", "pdf", "html", "full"))
+
+
+def output(report: pipeline.BuildReport, suffix: str) -> Path:
+    return next(path for path in report.written if path.name == f"{SLUG}.{suffix}")
+
+
+def glyph_targets(pdf_path: Path) -> set[str]:
+    """Every character some embedded font draws with a real glyph (its ToUnicode maps a glyph other than 0 to it)."""
+    found: set[str] = set()
+    with pikepdf.open(pdf_path) as pdf:
+        for page in pdf.pages:
+            for _, font in page.Resources.get("/Font", {}).items():
+                to_unicode = font.get("/ToUnicode")
+                if to_unicode is None:
+                    continue
+                cmap = to_unicode.read_bytes().decode("latin-1")
+                for block in re.findall(r"beginbfchar(.*?)endbfchar", cmap, re.DOTALL):
+                    for glyph, text in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
+                        if int(glyph, 16) != 0:
+                            found.update(bytes.fromhex(text).decode("utf-16-be", "replace"))
+    return found
+
+
+def pdf_text(path: Path, *options: str) -> str:
+    return subprocess.run(["pdftotext", *options, str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_the_deck_reads_as_chinese(zh_build: pipeline.BuildReport) -> None:
+    deck = zh_build.deck
+    assert deck.language == "zh-Hans" and deck.slug == SLUG and len(deck.notes) == 15
+    assert [note.number for note in deck.notes] == list(range(51, 66))
+    assert all(re.search(r"[\u4e00-\u9fff]", note.question) for note in deck.notes)
+    english = pipeline.check(CONTENT_ROOT / "dl-interview-51-65").deck
+    assert deck.id != english.id and not {n.id for n in deck.notes} & {n.id for n in english.notes}
+    assert "julyedu" in deck.credit and re.search(r"[\u4e00-\u9fff]", deck.credit) and "Questions" in deck.credit
+
+
+@pytest.mark.parametrize("suffix", ["pdf", "full.pdf"])
+def test_every_character_prints_with_a_real_glyph(zh_build: pipeline.BuildReport, suffix: str) -> None:
+    drawn = glyph_targets(output(zh_build, suffix))
+    used = {c for note in zh_build.deck.notes for c in note.question if not c.isspace()}
+    assert {"批", "归", "一", "化", "非", "极", "大", "值"} <= used
+    missing = sorted(used - drawn)
+    assert not missing, f"drawn without a glyph (empty boxes) in {suffix}: {''.join(missing)}"
+
+
+def test_cheat_sheet_questions_in_order_and_extractable(zh_build: pipeline.BuildReport) -> None:
+    text = re.sub(r"\s+", "", pdf_text(output(zh_build, "pdf")))
+    positions = [text.find(re.sub(r"\s+", "", note.question)) for note in zh_build.deck.notes]
+    assert -1 not in positions, "a question is not in the cheat sheet's text"
+    # Two columns interleave in plain text; the outline gives the reading order, each entry the question as printed.
+    with pikepdf.open(output(zh_build, "pdf")) as pdf, pdf.open_outline() as outline:
+        titles = [item.title for item in outline.root]
+    assert titles == [f"{note.number} {note.question}" for note in zh_build.deck.notes]
+
+
+@pytest.mark.parametrize("suffix", ["pdf", "full.pdf"])
+def test_no_line_starts_with_closing_punctuation(zh_build: pipeline.BuildReport, suffix: str) -> None:
+    """A line whose first glyph is `，`, `。` … and which starts at a text edge of its column.
+
+    Formulas are drawn as curves, not text, so a comma right after a formula looks like a line's first glyph: a
+    real offender starts at a text edge (where three or more lines of the page start) with nothing drawn before it.
+    """
+    import collections
+
+    import pdfplumber
+
+    offenders = []
+    with pdfplumber.open(output(zh_build, suffix)) as pdf:
+        for page in pdf.pages:
+            lines: dict[tuple[int, bool], list[Any]] = {}
+            for char in page.chars:
+                if char["text"].strip():
+                    right_column = char["x0"] > page.width / 2 and suffix == "pdf"
+                    lines.setdefault((round(char["top"]), right_column), []).append(char)
+            firsts = [min(chars, key=lambda char: char["x0"]) for chars in lines.values()]
+            edges = [x for x, count in collections.Counter(round(c["x0"]) for c in firsts).items() if count >= 3]
+            drawn = [*page.curves, *page.lines, *page.rects]
+            for first in firsts:
+                at_edge = any(abs(round(first["x0"]) - edge) <= 1 for edge in edges)
+                after_drawing = any(
+                    first["x0"] - 15 <= d["x1"] <= first["x0"] + 1 and d["top"] < first["bottom"] and d["bottom"] > first["top"]
+                    for d in drawn
+                )  # fmt: skip
+                if first["text"] in NO_LINE_START and at_edge and not after_drawing:
+                    offenders.append((page.page_number, first["text"], round(first["x0"]), round(first["top"])))
+    assert not offenders, f"lines starting with closing punctuation: {offenders[:10]}"
+
+
+def test_pdf_language_is_the_decks(zh_build: pipeline.BuildReport) -> None:
+    for suffix in ("pdf", "full.pdf"):
+        with pikepdf.open(output(zh_build, suffix)) as pdf:
+            assert str(pdf.Root.Lang) == "zh-Hans"
+
+
+def test_anki_fields_are_chinese(zh_build: pipeline.BuildReport, tmp_path: Path) -> None:
+    col = Collection(str(tmp_path / "collection.anki2"))
+    try:
+        counts = import_package(col, output(zh_build, "apkg"))
+        assert counts["new"] == 15 + sum(len(note.clozes) for note in zh_build.deck.notes)
+        note = col.get_note(col.find_notes('"Number:59"')[0])
+        assert "批归一化" in note["Question"] and "\\(" in note["Key points"] + note["Full answer"]
+    finally:
+        col.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium_browser() as launched:
+        yield launched
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [390, 1280])
+def test_page_in_chromium(zh_build: pipeline.BuildReport, browser: Any, width: int) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        tab = context.new_page()
+        tab.goto(output(zh_build, "html").as_uri())
+        assert tab.evaluate("document.documentElement.lang") == "zh-Hans"
+        assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "scrolls sideways"
+        assert "批归一化" in tab.inner_text("body")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(ARTIFACTS / f"zh-page-{width}.png"))
+    finally:
+        context.close()
+
+
+def test_a_character_no_font_has_is_an_error_at_its_line(tmp_path: Path) -> None:
+    import shutil
+
+    content = tmp_path / "zh"
+    shutil.copytree(ZH, content)
+    note = next(content.glob("53-*.md"))
+    lines = note.read_text(encoding="utf-8").split("\n")
+    at = lines.index("## Full answer") + 2
+    lines.insert(at, "私用区字符：\ue000。")
+    note.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(BuildFailed) as failure:
+        pipeline.check(content)
+    (problem,) = failure.value.problems
+    assert problem.location.path == note and problem.location.line == at + 1
+    assert "U+E000" in problem.message and "font" in problem.hint
