@@ -1,4 +1,4 @@
-"""The Chinese edition, built like a user would: every PDF prints real glyphs, the page reads on a phone, Anki imports it.
+"""The Chinese edition, built as a user would: every PDF prints real glyphs, the page reads on a phone, Anki takes it.
 
 No system CJK font is needed: the CJK font comes from pip (noto-cjk-sans-otc). A character drawn with no font
 would be a .notdef box; in WeasyPrint's PDFs such a character is missing from every font's ToUnicode map, which is
@@ -114,9 +114,11 @@ def test_no_line_starts_with_closing_punctuation(zh_build: pipeline.BuildReport,
             for first in firsts:
                 at_edge = any(abs(round(first["x0"]) - edge) <= 1 for edge in edges)
                 after_drawing = any(
-                    first["x0"] - 15 <= d["x1"] <= first["x0"] + 1 and d["top"] < first["bottom"] and d["bottom"] > first["top"]
+                    first["x0"] - 15 <= d["x1"] <= first["x0"] + 1
+                    and d["top"] < first["bottom"]
+                    and d["bottom"] > first["top"]
                     for d in drawn
-                )  # fmt: skip
+                )
                 if first["text"] in NO_LINE_START and at_edge and not after_drawing:
                     offenders.append((page.page_number, first["text"], round(first["x0"]), round(first["top"])))
     assert not offenders, f"lines starting with closing punctuation: {offenders[:10]}"
