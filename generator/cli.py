@@ -171,3 +171,23 @@ def new(question: str, content_dir: Path, tags: tuple[str, ...]) -> None:
 
     path = scaffold.create(content_dir, question, tags)
     click.echo(f"created {path}")
+
+
+@cli.command("import")
+@click.argument("package", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--into",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("content"),
+    show_default=True,
+    help="New or empty folder to write the notes, figures and deck.yaml into.",
+)
+def import_(package: Path, into: Path) -> None:
+    """Convert the Anki package PACKAGE (.apkg) into Markdown notes that keep each note's identity."""
+    from generator import importer
+
+    result = importer.import_package(package, into)
+    for reason in result.skipped:
+        click.echo(f"skipped: {reason}", err=True)
+    kept = f"; note types kept from the deck: {', '.join(result.kept_note_types)}" if result.kept_note_types else ""
+    click.echo(f"imported {result.notes} notes and {result.media} media files into {result.content_dir}{kept}")

@@ -42,6 +42,11 @@ class Note:
     answer_location: Location
     media: tuple[Path, ...] = ()
     clozes: tuple[ClozeItem, ...] = ()
+    # Identity carried over from an imported Anki deck (front matter `guid`, `cloze_guids`, `note_type`):
+    # None/empty means studykit derives the guids from `id` as usual.
+    guid: str | None = None
+    cloze_guids: tuple[str, ...] = ()
+    note_type: str | None = None  # a note type kept from the imported deck, by name (see generator.ankitypes)
 
     @property
     def path(self) -> Path:

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from generator import cloze, fragments, markup, mathrender
+from generator import ankitypes, cloze, fragments, markup, mathrender
 from generator.errors import BuildFailed, ContentFolderError, Location, Problem
 from generator.model import ClozeItem, Deck, Formula, Note
 
@@ -36,7 +36,8 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*(::[a-z0-9][a-z0-9_-]*)*$")
 # A formula in a table row, `$…$` (not `\$`), paired from the left as arithmatex pairs them.
 _TABLE_FORMULA = re.compile(r"(?<!\\)\$[^$\n]+?(?<!\\)\$")
-NOTE_KEYS = {"id", "number", "question", "tags"}
+# guid, cloze_guids, note_type: Anki identity kept by `studykit import` (generator/ankitypes.py)
+NOTE_KEYS = {"id", "number", "question", "tags", "guid", "cloze_guids", "note_type"}
 DECK_KEYS = {"title", "slug", "id", "language", "credit", "source_url", "license", "author"}
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _SECTION = re.compile(r"^##(?!#)\s*(?P<title>.*?)\s*#*\s*$")
@@ -249,7 +250,7 @@ def _read_note(path: Path, content_dir: Path, converter: markup.Converter, colle
     except StopIteration:
         collector.error(Location(path, 1), "front matter never closed", "add a `---` line after the last field")
         return None
-    parsed = _yaml_mapping("\n".join(lines[1:end]), path, 2, collector, as_written=frozenset({"id"}))
+    parsed = _yaml_mapping("\n".join(lines[1:end]), path, 2, collector, as_written=frozenset({"id", "guid"}))
     if parsed is None:
         return None
     meta, key_lines = parsed
@@ -280,6 +281,8 @@ def _read_note(path: Path, content_dir: Path, converter: markup.Converter, colle
     key_points_html = converter.html(key_points_md)
     answer_html = converter.html(answer_md)
     clozes = _cloze_items(path, *sections[CLOZE], converter, collector) if CLOZE in sections else ()
+    identity, identity_problems = ankitypes.read_identity(meta, key_lines, path, content_dir, len(clozes))
+    collector.problems.extend(identity_problems)
     formulas = _locate_formulas(
         path, text, [key_points_html, answer_html, *(item.html for item in clozes)], key_points_line
     )
@@ -314,6 +317,9 @@ def _read_note(path: Path, content_dir: Path, converter: markup.Converter, colle
         answer_location=Location(path, answer_line),
         media=media,
         clozes=clozes,
+        guid=identity.guid,
+        cloze_guids=identity.cloze_guids,
+        note_type=identity.note_type,
     )
 
 
@@ -910,7 +916,7 @@ class _Where:
 
 
 def _check_unique(notes: list[Note], collector: _Collector) -> None:
-    for attribute in ("id", "number"):
+    for attribute in ("id", "number", "guid"):
         first: dict[object, Note] = {}
 
         def where(note: Note, attribute: str = attribute) -> Location:
@@ -919,6 +925,8 @@ def _check_unique(notes: list[Note], collector: _Collector) -> None:
 
         for note in notes:
             value = getattr(note, attribute)
+            if value is None:  # a note without a guid takes one derived from its unique id
+                continue
             if value in first:
                 collector.error(
                     where(note),
