@@ -191,3 +191,35 @@ def import_(package: Path, into: Path) -> None:
         click.echo(f"skipped: {reason}", err=True)
     kept = f"; note types kept from the deck: {', '.join(result.kept_note_types)}" if result.kept_note_types else ""
     click.echo(f"imported {result.notes} notes and {result.media} media files into {result.content_dir}{kept}")
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@click.option("--title", help="The deck's title (default: from the folder's name).")
+@click.option("--slug", help="The outputs' file name: lowercase letters, digits, dashes (default: from the title).")
+@click.option("--language", help="The notes' language code (default: en).")
+@click.option("--license", "license_", help="The notes' licence (default: CC BY 4.0).")
+@click.option("--author", help="Who wrote the notes (default: your user name).")
+def init(
+    folder: Path, title: str | None, slug: str | None, language: str | None, license_: str | None, author: str | None
+) -> None:
+    """Start a deck in FOLDER (default: here): content/deck.yaml, an example note, and .gitignore."""
+    from generator import newdeck, scaffold
+
+    base = newdeck.defaults(folder)
+    ask = sys.stdin.isatty()  # a script or pipe gets the defaults instead of a prompt that would wait forever
+
+    def setting(given: str | None, label: str, default: str) -> str:
+        return given if given is not None else click.prompt(label, default=default) if ask else default
+
+    title = setting(title, "Title", base.title)
+    settings = newdeck.Settings(
+        title=title,
+        slug=setting(slug, "Slug", scaffold.slug_of(title)),
+        language=setting(language, "Language", base.language),
+        license=setting(license_, "Licence", base.license),
+        author=setting(author, "Author", base.author),
+    )
+    for path in newdeck.init(folder, settings):
+        click.echo(f"wrote {path}")
+    click.echo(f'next: cd {folder} && studykit new "Your first question?" && studykit build')
