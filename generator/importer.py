@@ -55,6 +55,8 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _MEDIA_PREFIX = re.compile(r"^studykit-[0-9a-f]{10}-")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _SOUND = re.compile(r"\[sound:[^\]]*\]")
+_MATH_IN_TEXT = re.compile(r"(?<!\\)\$[^$]*\$")
+_BLOCKS = ["br", "div", "p", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote"]
 
 
 class PackageImportError(StudykitError):
@@ -252,9 +254,9 @@ def _write(package: Path, source: _Source, media: _Media, root: Path) -> ImportR
             notes.append(_foreign_note(guid, position, values, field_names, tags, note_type, converter))
     _attach_studykit_clozes(studykit_clozes, notes, converter, skipped)
     _renumber(notes)
-    width = len(str(max((note.number for note in notes), default=1)))
+    width = max(2, len(str(max((note.number for note in notes), default=1))))  # 01-…: names sort as numbers
     for note in notes:
-        name = f"{note.number:0{width}d}-{slug_of(note.question)}.md"
+        name = f"{note.number:0{width}d}-{slug_of(_MATH_IN_TEXT.sub(' ', note.question))}.md"
         (root / name).write_text(_markdown_file(note), encoding="utf-8")
     if kept:
         ankitypes.save(root, list(kept.values()))
@@ -413,17 +415,22 @@ class _Converter:
 
     def markdown(self, field_html: str, one_line: bool = False) -> str:
         prepared, formulas = self._prepare(field_html)
+        # A <br> becomes two trailing spaces, the hard line break Python-Markdown knows (not a backslash).
         text = markdownify(prepared, heading_style="ATX", bullets="-", escape_misc=False)
         text = self._headings(text)
         text = self._restore(text, formulas, one_line)
-        text = re.sub(r"[ \t]+\n", "\n", text)
+        # Trailing white space goes, except a line break's two spaces.
+        text = re.sub(r"[ \t]+\n", lambda found: "  \n" if found.group(0).startswith("  ") else "\n", text)
         text = re.sub(r"\n{3,}", "\n\n", text).strip()
         return " ".join(text.split()) if one_line else text
 
     def text(self, field_html: str) -> str:
         """The field as plain text, formulas as `$…$`."""
         prepared, formulas = self._prepare(field_html, keep_images=False)
-        plain = BeautifulSoup(prepared, "html.parser").get_text(" ")
+        soup = BeautifulSoup(prepared, "html.parser")
+        for block in soup.find_all(_BLOCKS):  # words on either side of a line break stay apart; "<i>a</i>?" stays "a?"
+            block.insert_after(" ")
+        plain = soup.get_text("")
         return self._restore(plain.replace("\\$", "$"), formulas, one_line=True)
 
     def _prepare(self, field_html: str, keep_images: bool = True) -> tuple[str, list[tuple[str, bool]]]:
@@ -506,7 +513,7 @@ def _markdown_file(note: _Note) -> str:
 
 def _deck_yaml(package: Path, source: _Source) -> str:
     deck_id = source.deck_id if (1 << 30) <= source.deck_id < (1 << 62) else secrets.randbelow(1 << 61) + (1 << 30)
-    title = source.deck_name.replace("::", " – ") or package.stem
+    title = source.deck_name or package.stem  # as Anki names it: the rebuilt deck lands in the same deck
     description = _plain(BeautifulSoup(source.deck_description, "html.parser").get_text(" "))
     data = {
         "title": title,
