@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import shutil
 import struct
 import time
 import zipfile
@@ -181,18 +182,37 @@ def test_imported_notes_read_as_markdown(tmp_path: Path) -> None:
     assert check.exit_code == 0, check.output
 
 
-def test_a_studykit_deck_maps_back_to_its_own_fields(tmp_path: Path) -> None:
+def test_a_studykit_deck_maps_back_to_its_own_fields(col: Collection, tmp_path: Path) -> None:
+    """studykit's own package: fields map one to one, clozes go back under their question, Anki updates in place."""
     from tests.conftest import CONTENT
 
-    built = pipeline.build(CONTENT, tmp_path / "build", ("apkg",))
+    source = tmp_path / "source"
+    shutil.copytree(CONTENT, source)
+    for path in source.rglob("*"):
+        os.utime(path, (MADE_AT, MADE_AT))
+    built = pipeline.build(source, tmp_path / "build", ("apkg",))
+    assert import_package(col, built.written[0])["new"] == col.note_count()
+    before = snapshot(col)
     content = tmp_path / "again"
     assert CliRunner().invoke(cli, ["import", str(built.written[0]), "--into", str(content)]).exit_code == 0
+    assert not (content / "anki-note-types.json").exists()
     rebuilt = pipeline.build(content, tmp_path / "rebuild", ("apkg",))
-    assert rebuilt.deck.id == built.deck.id and not (content / "anki-note-types.json").exists()
-    assert [n.number for n in rebuilt.deck.notes] == [n.number for n in built.deck.notes]
-    assert sum(len(n.clozes) for n in rebuilt.deck.notes) == sum(len(n.clozes) for n in built.deck.notes)
-    with zipfile.ZipFile(built.written[0]) as one, zipfile.ZipFile(rebuilt.written[0]) as two:
-        assert len(one.namelist()) == len(two.namelist())
+    assert rebuilt.deck.id == built.deck.id and rebuilt.deck.title == built.deck.title
+    assert [(n.number, n.question, n.tags) for n in rebuilt.deck.notes] == [
+        (n.number, n.question, n.tags) for n in built.deck.notes
+    ]
+    assert [len(n.clozes) for n in rebuilt.deck.notes] == [len(n.clozes) for n in built.deck.notes]
+    counts = import_package(col, rebuilt.written[0])
+    assert counts["new"] == 0 and counts["conflicting"] == 0 and counts["updated"] == len(before), counts
+    after = snapshot(col)
+    assert set(after) == set(before)
+    for guid, old in before.items():
+        assert after[guid]["type"] == old["type"]
+        old_fields, new_fields = old["fields"], after[guid]["fields"]
+        assert isinstance(old_fields, list) and isinstance(new_fields, list)
+        for old_field, new_field in zip(old_fields[:-1], new_fields[:-1], strict=True):  # the last: the credit
+            assert formulas(new_field) == formulas(old_field), guid
+            assert ("<img" in new_field) == ("<img" in old_field)
 
 
 @pytest.mark.parametrize(
