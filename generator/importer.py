@@ -150,6 +150,14 @@ def _open(package: Path) -> tuple[sqlite3.Connection, _Media]:
         raise NotAPackageError(f"{package}: no such file") from error
     except (zipfile.BadZipFile, OSError) as error:
         raise NotAPackageError(f"{package}: not an Anki package (.apkg): not a zip file") from error
+    try:
+        return _open_collection(package, archive)
+    except BaseException:
+        archive.close()
+        raise
+
+
+def _open_collection(package: Path, archive: zipfile.ZipFile) -> tuple[sqlite3.Connection, _Media]:
     names = set(archive.namelist())
     legacy = next((name for name in _LEGACY_COLLECTIONS if name in names), None)
     if _NEW_FORMAT in names:
@@ -284,7 +292,7 @@ def _note_type(model: dict[str, Any], kept: dict[str, ankitypes.NoteType]) -> an
     if name not in kept:
         kept[name] = ankitypes.NoteType(
             id=model_id,
-            name=str(model.get("name", name)),
+            name=name,  # unique: the notes name their type by it
             fields=[str(entry["name"]) for entry in model.get("flds", [])],
             templates=[
                 {"name": str(t["name"]), "qfmt": str(t.get("qfmt", "")), "afmt": str(t.get("afmt", ""))}
@@ -357,7 +365,7 @@ def _foreign_note(
     if note_type.cloze:
         text = converter.markdown(values[0], one_line=True)
         revealed = _reveal(text)
-        question = _plain(_hide(text)) or f"Cloze {position}"
+        question = _plain(_hide(converter.text(values[0]))) or f"Cloze {position}"
         key_points = revealed or "-"
         answer = "\n\n".join(part for part in (second, extra) if part) or key_points
         return _Note(guid, position, question, _tags(tags), key_points, answer, [text], [], note_type.name)
@@ -401,9 +409,7 @@ def _cloze_sub(text: str, replace: Callable[[cloze.Deletion], str]) -> str:
 
 
 def _plain(text: str) -> str:
-    """One line of plain text: Markdown's escapes and emphasis marks dropped, white space collapsed."""
-    text = re.sub(r"\\([\\`*_{}\[\]()#+\-.!|<>])", r"\1", text)
-    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
+    """One line: white space collapsed."""
     return " ".join(text.split())
 
 
