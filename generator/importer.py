@@ -381,13 +381,15 @@ def _visible(value: str) -> bool:
 
 
 def _first_block(markdown_text: str) -> str:
-    """The first paragraph, list or formula: what a card's back shows first and the cheat sheet prints."""
-    blocks = re.split(r"\n\s*\n", markdown_text.strip())
-    if blocks[0].startswith(("```", "~~~", "$$")):  # a fence or display formula: keep it whole
+    """The first paragraph, list or table: what a card's back shows first and the cheat sheet prints."""
+    blocks = [block.strip() for block in re.split(r"\n\s*\n", markdown_text.strip())]
+    content = [block for block in blocks if not block.startswith("#")]  # a heading alone says nothing
+    if not content or content[0].startswith(("```", "~~~", "$$")):  # a fence or display formula: keep it whole
         return markdown_text.strip()
-    if blocks[0].rstrip().endswith(":") and len(blocks) > 1 and not blocks[1].startswith(("```", "~~~")):
-        return f"{blocks[0].strip()}\n\n{blocks[1].strip()}"  # "Sum:" alone says nothing; what it introduces does
-    return blocks[0].strip()
+    first = content[0]
+    if first.endswith(":") and len(content) > 1 and not content[1].startswith(("```", "~~~")):
+        return f"{first}\n\n{content[1]}"  # "Sum:" alone says nothing either; what it introduces does
+    return first
 
 
 def _reveal(text: str) -> str:

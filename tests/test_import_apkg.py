@@ -308,3 +308,33 @@ def test_a_deck_exported_by_anki_round_trips(col: Collection, tmp_path: Path) ->
     refused = CliRunner().invoke(cli, ["import", str(modern), "--into", str(tmp_path / "other")])
     assert refused.exit_code == 1 and "newer package format" in refused.output
     assert "Support older Anki versions" in refused.output
+
+
+def test_awkward_fields_still_check(tmp_path: Path) -> None:
+    """Headings, dollars, scripts, remote and missing images, tags studykit would refuse: the result still checks."""
+    deck = genanki.Deck(DECK_ID, "Awkward::Sub deck")
+    fields = [
+        ("<h1>Title</h1>Price", "<h2>Part</h2>It costs $5, not $10.<script>alert(1)</script>"),
+        ("Remote", '<img src="https://example.org/x.png" alt="remote figure"> and <img src="missing.png">'),
+        ("Table", "<table><tr><th>a</th><th>b</th></tr><tr><td>\\(x_1\\)</td><td>2</td></tr></table>"),
+        ("", "An empty front"),
+        ("Snake_case and *stars*", "<div>one</div><div>two<br>three</div>"),
+    ]
+    for front, back in fields:
+        note = genanki.Note(model=genanki.BASIC_MODEL, fields=[front, back], tags=["Mixed_Case", "a.b", "日本"])
+        deck.add_note(note)
+    path = tmp_path / "awkward.apkg"
+    genanki.Package(deck).write_to_file(str(path), timestamp=MADE_AT)
+    content = tmp_path / "content"
+    result = CliRunner().invoke(cli, ["import", str(path), "--into", str(content)])
+    assert result.exit_code == 0, result.output
+    texts = {int(p.name.split("-")[0]): p.read_text(encoding="utf-8") for p in content.glob("*.md")}
+    assert "### Part" in texts[1] and "\\$5" in texts[1] and "alert" not in texts[1]
+    assert "## Key points\n\nIt costs" in texts[1]
+    assert "[remote figure](https://example.org/x.png)" in texts[2] and "missing" not in texts[2]
+    assert "| $x_1$ | 2 |" in texts[3]
+    assert "question: Question 4" in texts[4]
+    assert "tags: [mixed_case, a-b]" in texts[5]
+    assert "title: Awkward::Sub deck" in (content / "deck.yaml").read_text(encoding="utf-8")
+    check = CliRunner().invoke(cli, ["check", "--content", str(content), "-j", "1"])
+    assert check.exit_code == 0, check.output
