@@ -56,6 +56,10 @@ class _Progress:
             self.bar.__exit__(None, None, None)
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
 def _print_warnings(warnings: list[Problem]) -> None:
     for warning in warnings:
         click.echo(str(warning), err=True)
@@ -207,7 +211,7 @@ def init(
     from generator import newdeck, scaffold
 
     base = newdeck.defaults(folder)
-    ask = sys.stdin.isatty()  # a script or pipe gets the defaults instead of a prompt that would wait forever
+    ask = _interactive()  # a script or pipe gets the defaults instead of a prompt that would wait forever
 
     def setting(given: str | None, label: str, default: str) -> str:
         return given if given is not None else click.prompt(label, default=default) if ask else default

@@ -6,6 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner, Result
 
@@ -117,3 +118,19 @@ def test_new_refuses_an_empty_question(tmp_path: Path) -> None:
         result = invoke("new", question, "--content", content)
         assert result.exit_code == 1 and "question is empty" in result.output
     assert len(list(content.glob("*.md"))) == 1
+
+
+def test_init_asks_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("generator.cli._interactive", lambda: True)
+    answers = "Organic chemistry\n\nfr\nMarie\n"  # empty answers take the defaults shown
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "deck"), "--license", "CC0-1.0"], input=answers)
+    assert result.exit_code == 0, result.output
+    assert "Title [Deck]:" in result.output and "Licence" not in result.output  # a flag given is not asked
+    deck = yaml.safe_load((tmp_path / "deck" / "content" / "deck.yaml").read_text(encoding="utf-8"))
+    assert (deck["title"], deck["slug"], deck["language"], deck["license"], deck["author"]) == (
+        "Organic chemistry",
+        "organic-chemistry",
+        "fr",
+        "CC0-1.0",
+        "Marie",
+    )
