@@ -55,6 +55,7 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _MEDIA_PREFIX = re.compile(r"^studykit-[0-9a-f]{10}-")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _SOUND = re.compile(r"\[sound:[^\]]*\]")
+_NESTED_LINE = re.compile(r"^(\s+|\s*([-*+]|\d+[.)]|>|\|)\s)")
 _MATH_IN_TEXT = re.compile(r"(?<!\\)\$[^$]*\$")
 _BLOCKS = ["br", "div", "p", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote"]
 
@@ -492,7 +493,10 @@ class _Converter:
     def _restore(text: str, formulas: list[tuple[str, bool]], one_line: bool) -> str:
         def put(found: re.Match[str]) -> str:
             tex, display = formulas[int(found.group(1))]
-            if display and not one_line:
+            line_start = text.rfind("\n", 0, found.start()) + 1
+            # In a list item, a quote or a table cell, `$$` lines would end the item: the formula stays in the line.
+            nested = _NESTED_LINE.match(text[line_start : found.start()]) is not None
+            if display and not one_line and not nested:
                 return f"\n\n$$\n{tex}\n$$\n\n"
             tex = " ".join(tex.split())
             return f"$\\displaystyle {tex}$" if display else f"${tex}$"

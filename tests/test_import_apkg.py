@@ -319,6 +319,7 @@ def test_awkward_fields_still_check(tmp_path: Path) -> None:
         ("Table", "<table><tr><th>a</th><th>b</th></tr><tr><td>\\(x_1\\)</td><td>2</td></tr></table>"),
         ("", "An empty front"),
         ("Snake_case and *stars*", "<div>one</div><div>two<br>three</div>"),
+        ("Listed", "<ul><li>Energy: \\[E = mc^2\\]</li><li>\\[p = m v\\]</li></ul>"),
     ]
     for front, back in fields:
         note = genanki.Note(model=genanki.BASIC_MODEL, fields=[front, back], tags=["Mixed_Case", "a.b", "日本"])
@@ -335,6 +336,7 @@ def test_awkward_fields_still_check(tmp_path: Path) -> None:
     assert "| $x_1$ | 2 |" in texts[3]
     assert "question: Question 4" in texts[4]
     assert "tags: [mixed_case, a-b]" in texts[5]
+    assert "- Energy: $\\displaystyle E = mc^2$\n- $\\displaystyle p = m v$" in texts[6]
     assert "title: Awkward::Sub deck" in (content / "deck.yaml").read_text(encoding="utf-8")
     check = CliRunner().invoke(cli, ["check", "--content", str(content), "-j", "1"])
     assert check.exit_code == 0, check.output
