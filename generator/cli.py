@@ -195,6 +195,9 @@ def import_(package: Path, into: Path) -> None:
         click.echo(f"skipped: {reason}", err=True)
     kept = f"; note types kept from the deck: {', '.join(result.kept_note_types)}" if result.kept_note_types else ""
     click.echo(f"imported {result.notes} notes and {result.media} media files into {result.content_dir}{kept}")
+    click.echo(
+        f"next: set author and license in {result.content_dir / 'deck.yaml'}, then studykit build --content {into}"
+    )
 
 
 @cli.command()

@@ -220,6 +220,7 @@ def test_a_studykit_deck_maps_back_to_its_own_fields(col: Collection, tmp_path: 
     [
         ("notes.apkg", b"this is not a zip", "not an Anki package (.apkg): not a zip file"),
         ("empty.apkg", None, "not an Anki package (.apkg): no collection.anki2 inside the zip"),
+        ("garbage.apkg", b"collection.anki2", "not a readable Anki package: file is not a database"),
     ],
 )
 def test_bad_packages_are_named_without_a_traceback(
@@ -229,10 +230,13 @@ def test_bad_packages_are_named_without_a_traceback(
     if data is None:
         with zipfile.ZipFile(path, "w") as archive:
             archive.writestr("readme.txt", "hello")
+    elif data == b"collection.anki2":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("collection.anki2", b"not SQLite at all" * 100)
     else:
         path.write_bytes(data)
     result = CliRunner().invoke(cli, ["import", str(path), "--into", str(tmp_path / "out")])
-    assert result.exit_code == 1
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception  # not a crash
     assert f"{path}: {message}" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
 
