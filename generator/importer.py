@@ -115,13 +115,14 @@ def import_package(package: Path, into: Path) -> ImportResult:
 
 def _write_folder(package: Path, source: _Source, media: _Media, into: Path) -> ImportResult:
     """Everything is written to a staging folder first, so a failed import leaves no half-written folder."""
-    staging = Path(tempfile.mkdtemp(prefix=".studykit-import-", dir=into.parent if into.parent.exists() else None))
+    scratch = Path(tempfile.mkdtemp(prefix=".studykit-import-", dir=into.parent if into.parent.exists() else None))
+    staging = scratch / "content"  # made by mkdir, so it has the usual permissions, not mkdtemp's owner-only ones
     try:
+        staging.mkdir()
         result = _write(package, source, media, staging)
         if into.exists():
             for entry in staging.iterdir():
                 os.replace(entry, into / entry.name)
-            staging.rmdir()
         else:
             into.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(staging), into)
@@ -130,7 +131,7 @@ def _write_folder(package: Path, source: _Source, media: _Media, into: Path) -> 
             f"{error.filename or into}: cannot write the imported notes: {error.strerror}"
         ) from error
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     result.content_dir = into
     return result
 
