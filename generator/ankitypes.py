@@ -102,7 +102,11 @@ def read_identity(
 
     guid = meta.get("guid")
     if guid is not None and (not isinstance(guid, str) or not _GUID.match(guid)):
-        error("guid", "`guid` must be the Anki note's guid: 1-100 characters, no spaces", "quote it: guid: 'Ab3#…'")
+        error(
+            "guid",
+            "`guid` must be the Anki note's guid: 1-100 characters, no spaces",
+            "keep the guid `studykit import` wrote, or delete the line to give the note an identity of its own",
+        )
         guid = None
     cloze_guids = meta.get("cloze_guids", [])
     if not isinstance(cloze_guids, list) or not all(isinstance(g, str) and _GUID.match(g) for g in cloze_guids):
