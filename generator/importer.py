@@ -310,13 +310,14 @@ def _note_type(model: dict[str, Any], kept: dict[str, ankitypes.NoteType]) -> an
 
 
 def _tags(raw: str) -> list[str]:
-    """Anki tags in studykit's form: lowercase words joined by `-`, `::` for hierarchy."""
+    """Anki's tags as they are where studykit takes them so, else made lowercase words joined by `-`."""
     tags = []
     for tag in raw.split():
-        parts = [re.sub(r"[^a-z0-9_-]+", "-", part.lower()).strip("-_") for part in tag.split("::")]
-        candidate = "::".join(part for part in parts if part)
-        if candidate and TAG.match(candidate) and candidate not in tags:
-            tags.append(candidate)
+        if not TAG.match(tag):
+            parts = [re.sub(r"[^a-z0-9_-]+", "-", part.lower()).strip("-_") for part in tag.split("::")]
+            tag = "::".join(part for part in parts if part)
+        if tag and TAG.match(tag) and tag not in tags:
+            tags.append(tag)
     return tags
 
 

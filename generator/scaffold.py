@@ -60,9 +60,14 @@ def create(content_dir: Path, question: str, tags: tuple[str, ...] = ()) -> Path
             f"{content_dir}: no such content folder\n    hint: create one with: studykit init {content_dir}"
         )
     if not (content_dir / "deck.yaml").is_file():
+        decks = sorted(path.parent.name for path in content_dir.glob("*/deck.yaml"))
+        hint = (
+            f"it holds several decks: point --content at one of them ({', '.join(decks)})"
+            if decks
+            else "run `studykit init` to start a deck, or point --content at the folder holding deck.yaml"
+        )
         raise NotADeckError(
-            f"{content_dir / 'deck.yaml'}: no deck file, so {content_dir} is not a deck folder\n"
-            f"    hint: run `studykit init {content_dir}` first, or point --content at the folder holding deck.yaml"
+            f"{content_dir / 'deck.yaml'}: no deck file, so {content_dir} is not a deck folder\n    hint: {hint}"
         )
     if not question.strip():
         raise EmptyQuestionError('the question is empty\n    hint: studykit new "What is dropout?"')

@@ -134,3 +134,13 @@ def test_init_asks_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         "CC0-1.0",
         "Marie",
     )
+
+
+def test_new_names_the_decks_of_a_folder_of_decks(tmp_path: Path) -> None:
+    decks = tmp_path / "decks"
+    decks.mkdir()
+    for name in ("alpha", "beta"):
+        assert invoke("init", tmp_path / name).exit_code == 0
+        shutil.move(tmp_path / name / "content", decks / name)
+    result = invoke("new", "Which deck?", "--content", decks)
+    assert result.exit_code == 1 and "point --content at one of them (alpha, beta)" in result.output
