@@ -72,6 +72,8 @@ def test_wheel_installs_and_builds_a_new_deck_from_anywhere(tmp_path: Path) -> N
     for template in ROOT.joinpath("templates").rglob("*"):
         if template.is_file():
             assert f"generator/templates/{template.relative_to(ROOT / 'templates').as_posix()}" in names, template
+    for module in ROOT.joinpath("generator").rglob("*.py"):  # pyproject lists the packages: a new one must be added
+        assert module.relative_to(ROOT).as_posix() in names, f"{module} is not in the wheel: add its package"
     assert "License-Expression: MIT" in metadata
 
     venv = tmp_path / "venv"
