@@ -23,6 +23,7 @@ import functools
 import html
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 import genanki
 
 from generator.errors import Location, Problem, StudykitError
+from generator.model import Note
 
 FILE = "anki-note-types.json"
 _GUID = re.compile(r"^\S{1,100}$")
@@ -131,6 +133,22 @@ def read_identity(
             )
     identity = Identity(guid, tuple(cloze_guids), note_type if isinstance(note_type, str) else None)
     return identity, problems
+
+
+def duplicate_guids(notes: list[Note], line_of: Callable[[Note, str], int]) -> list[Problem]:
+    """Guids kept from a deck (a note's, its clozes') used twice: Anki would take only one of the two notes."""
+    first: dict[str, Location] = {}
+    problems = []
+    for note in notes:
+        kept = [("guid", note.guid)] if note.guid else []
+        for key, guid in [*kept, *(("cloze_guids", guid) for guid in note.cloze_guids)]:
+            where = Location(note.path, line_of(note, key))
+            if guid in first:
+                message = f"duplicate guid {guid!r}: also used by {first[guid]}"
+                problems.append(Problem(where, message, "every Anki note needs its own guid"))
+            else:
+                first[guid] = where
+    return problems
 
 
 def model(note_type: NoteType) -> genanki.Model:

@@ -102,6 +102,9 @@ def read_deck(
     converter = markup.new_converter()
     notes = [note for path in note_paths if (note := _read_note(path, content_dir, converter, collector))]
     _check_unique(notes, collector)
+    collector.problems.extend(
+        ankitypes.duplicate_guids(notes, lambda note, key: collector.key_lines[note.path].get(key, 1))
+    )
     if not collector.errors:  # a note that failed to read would make its own images look unused
         _check_unused_images(content_dir, notes, collector)
     read_done = time.perf_counter()
@@ -916,7 +919,7 @@ class _Where:
 
 
 def _check_unique(notes: list[Note], collector: _Collector) -> None:
-    for attribute in ("id", "number", "guid"):
+    for attribute in ("id", "number"):
         first: dict[object, Note] = {}
 
         def where(note: Note, attribute: str = attribute) -> Location:
@@ -925,8 +928,6 @@ def _check_unique(notes: list[Note], collector: _Collector) -> None:
 
         for note in notes:
             value = getattr(note, attribute)
-            if value is None:  # a note without a guid takes one derived from its unique id
-                continue
             if value in first:
                 collector.error(
                     where(note),

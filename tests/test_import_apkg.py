@@ -344,3 +344,17 @@ def test_awkward_fields_still_check(tmp_path: Path) -> None:
     assert "title: Awkward::Sub deck" in (content / "deck.yaml").read_text(encoding="utf-8")
     check = CliRunner().invoke(cli, ["check", "--content", str(content), "-j", "1"])
     assert check.exit_code == 0, check.output
+
+
+def test_a_guid_used_twice_is_an_error_at_its_line(tmp_path: Path) -> None:
+    package = make_deck(tmp_path)
+    content = tmp_path / "content"
+    assert CliRunner().invoke(cli, ["import", str(package), "--into", str(content)]).exit_code == 0
+    original = next(content.glob("03-*.md"))
+    copy = content / "99-copy.md"
+    text = original.read_text(encoding="utf-8")
+    copy.write_text(re.sub(r"(?m)^id: .*$", "id: copy1234", text).replace("number: 3", "number: 99"), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", "--content", str(content), "-j", "1"])
+    guid_line = text.split("\n").index(next(line for line in text.split("\n") if line.startswith("guid:"))) + 1
+    assert result.exit_code == 1
+    assert f"{copy}:{guid_line}: error: duplicate guid 'g02#x`y': also used by {original}:{guid_line}" in result.output
