@@ -54,6 +54,10 @@ class _Progress:
             self.bar.__exit__(None, None, None)
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
 def _print_warnings(warnings: list[Problem]) -> None:
     for warning in warnings:
         click.echo(str(warning), err=True)
@@ -166,3 +170,58 @@ def new(question: str, content_dir: Path, tags: tuple[str, ...]) -> None:
 
     path = scaffold.create(content_dir, question, tags)
     click.echo(f"created {path}")
+
+
+@cli.command("import")
+@click.argument("package", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--into",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("content"),
+    show_default=True,
+    help="New or empty folder to write the notes, figures and deck.yaml into.",
+)
+def import_(package: Path, into: Path) -> None:
+    """Convert the Anki package PACKAGE (.apkg) into Markdown notes that keep each note's identity."""
+    from generator import importer
+
+    result = importer.import_package(package, into)
+    for reason in result.skipped:
+        click.echo(f"skipped: {reason}", err=True)
+    kept = f"; note types kept from the deck: {', '.join(result.kept_note_types)}" if result.kept_note_types else ""
+    click.echo(f"imported {result.notes} notes and {result.media} media files into {result.content_dir}{kept}")
+    click.echo(
+        f"next: set author and license in {result.content_dir / 'deck.yaml'}, then studykit build --content {into}"
+    )
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+@click.option("--title", help="The deck's title (default: from the folder's name).")
+@click.option("--slug", help="The outputs' file name: lowercase letters, digits, dashes (default: from the title).")
+@click.option("--language", help="The notes' language code (default: en).")
+@click.option("--license", "license_", help="The notes' licence (default: CC BY 4.0).")
+@click.option("--author", help="Who wrote the notes (default: your user name).")
+def init(
+    folder: Path, title: str | None, slug: str | None, language: str | None, license_: str | None, author: str | None
+) -> None:
+    """Start a deck in FOLDER (default: here): content/deck.yaml, an example note, and .gitignore."""
+    from generator import newdeck, scaffold
+
+    base = newdeck.defaults(folder)
+    ask = _interactive()  # a script or pipe gets the defaults instead of a prompt that would wait forever
+
+    def setting(given: str | None, label: str, default: str) -> str:
+        return given if given is not None else click.prompt(label, default=default) if ask else default
+
+    title = setting(title, "Title", base.title)
+    settings = newdeck.Settings(
+        title=title,
+        slug=setting(slug, "Slug", scaffold.slug_of(title)),
+        language=setting(language, "Language", base.language),
+        license=setting(license_, "Licence", base.license),
+        author=setting(author, "Author", base.author),
+    )
+    for path in newdeck.init(folder, settings):
+        click.echo(f"wrote {path}")
+    click.echo(f'next: cd {folder} && studykit new "Your first question?" && studykit build')

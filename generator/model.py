@@ -44,6 +44,11 @@ class Note:
     clozes: tuple[ClozeItem, ...] = ()
     key_lines: tuple[tuple[str, int], ...] = ()  # the file line of each front-matter key
     language: str | None = None  # the note's own language (BCP 47) when it is not the deck's
+    # Identity carried over from an imported Anki deck (front matter `guid`, `cloze_guids`, `note_type`):
+    # None/empty means studykit derives the guids from `id` as usual.
+    guid: str | None = None
+    cloze_guids: tuple[str, ...] = ()
+    note_type: str | None = None  # a note type kept from the imported deck, by name (see generator.ankitypes)
 
     @property
     def path(self) -> Path:

@@ -21,7 +21,8 @@ MAX_NOTE_BYTES = 1_000_000
 KEY_POINTS = "key points"
 FULL_ANSWER = "full answer"
 CLOZE = "cloze"
-NOTE_KEYS = {"id", "number", "question", "tags", "language"}
+# guid, cloze_guids, note_type: Anki identity kept by `studykit import` (generator/ankitypes.py)
+NOTE_KEYS = {"id", "number", "question", "tags", "language", "guid", "cloze_guids", "note_type"}
 NOTE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$")
 # What Anki accepts as a tag: anything without white space (it splits tags on spaces); `::` nests them.
 # Double quotes are refused too: Anki's search syntax cannot name a tag that holds one.
@@ -56,6 +57,7 @@ class ParsedNote:
     tags: tuple[str, ...]
     language: str | None  # the note's own language, when it is not the deck's
     key_lines: dict[str, int]  # the file line of each front-matter key
+    meta: dict[str, Any]  # the front matter as parsed, for the keys other modules check (ankitypes)
     body_line: int  # the first line after the front matter
     key_points: Section
     answer: Section
@@ -156,7 +158,7 @@ def parse(path: Path, text: str, problems: Problems) -> ParsedNote | None:
     except StopIteration:
         problems.error(Location(path, 1), "front matter never closed", "add a `---` line after the last field")
         return None
-    parsed = yaml_mapping("\n".join(lines[1:end]), path, 2, problems, as_written=frozenset({"id"}))
+    parsed = yaml_mapping("\n".join(lines[1:end]), path, 2, problems, as_written=frozenset({"id", "guid"}))
     if parsed is None:
         return None
     meta, key_lines = parsed
@@ -194,6 +196,7 @@ def parse(path: Path, text: str, problems: Problems) -> ParsedNote | None:
         tags=tags,
         language=language.canonical(note_language) if isinstance(note_language, str) else None,
         key_lines=key_lines,
+        meta=meta,
         body_line=end + 2,
         key_points=sections[KEY_POINTS],
         answer=sections[FULL_ANSWER],

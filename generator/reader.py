@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import cloze, fonts, language, markup, mathrender, notefile, resources
+from generator import ankitypes, cloze, fonts, language, markup, mathrender, notefile, resources
 from generator.errors import BuildFailed, ContentFolderError, Location, Problem, Problems, quoted
 from generator.model import ClozeItem, Deck, Formula, Note
 
@@ -24,6 +24,7 @@ NOTE_SUFFIXES = (".md", ".markdown")
 # Folders of a deck that hold no notes: figures, a deck's own templates, outputs, tools' folders.
 _NOT_NOTES = {"templates", "build", "node_modules"}
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+TAG = notefile.TAG
 DECK_KEYS = {"title", "slug", "id", "language", "credit", "source_url", "license", "author"}
 # Optional: the booklet's page footer (default: author and licence).
 OPTIONAL_DECK_KEYS = {"footer"}
@@ -68,6 +69,7 @@ def read_deck(
     deck_language = deck_meta["language"] if deck_meta else "en"
     notes = [note for path in note_paths if (note := _read_note(path, content_dir, converter, deck_language, problems))]
     _check_unique(notes, problems)
+    problems.found.extend(ankitypes.duplicate_guids(notes, lambda note, key: note.location_of(key).line))
     if not problems.errors:  # a note that failed to read would make its own images look unused
         resources.check_unused_images(content_dir, notes, problems)
     read_done = time.perf_counter()
@@ -174,6 +176,8 @@ def _read_note(
     except _Unreadable as failure:
         problems.found.append(failure.problem)
         return None
+    identity, identity_problems = ankitypes.read_identity(parsed.meta, parsed.key_lines, path, content_dir, len(clozes))
+    problems.found.extend(identity_problems)
     every_fragment = [key_points_html, answer_html, *(item.html for item in clozes)]
     _check_glyphs(path, text, parsed.language or deck_language, problems)
     formulas = _locate_formulas(path, text, every_fragment, parsed.key_points.line)
@@ -204,6 +208,9 @@ def _read_note(
         clozes=clozes,
         key_lines=tuple(parsed.key_lines.items()),
         language=parsed.language,
+        guid=identity.guid,
+        cloze_guids=identity.cloze_guids,
+        note_type=identity.note_type,
     )
 
 

@@ -1,4 +1,7 @@
-"""`studykit new`: a note file with the next free number, a fresh id and both answer parts."""
+"""`studykit new`: a note file with the next free number, a fresh id and both answer parts.
+
+`studykit init` (generator/init.py) starts the folder these notes go into.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,23 @@ _NUMBER = re.compile(r"^number:\s*(\d+)\s*$", re.MULTILINE)
 
 class NoteExistsError(StudykitError):
     """The new note's file is already there."""
+
+
+class NotADeckError(StudykitError):
+    """The folder has no deck.yaml: `studykit init` has not been run there."""
+
+
+class EmptyQuestionError(StudykitError):
+    """The question for a new note is empty."""
+
+
+_NUMBERED_FILE = re.compile(r"^(\d+)-")
+
+
+def number_width(content_dir: Path, number: int) -> int:
+    """Digits of the widest numbered file name (`01-…` is 2), so that the new name sorts with the others."""
+    widths = [len(match.group(1)) for path in content_dir.glob("*.md") if (match := _NUMBERED_FILE.match(path.name))]
+    return max([len(str(number)), *widths])
 
 
 def next_number(content_dir: Path) -> int:
@@ -36,9 +56,23 @@ def slug_of(question: str) -> str:
 
 def create(content_dir: Path, question: str, tags: tuple[str, ...] = ()) -> Path:
     if not content_dir.is_dir():
-        raise StudykitError(f"{content_dir}: no such content folder")
+        raise NotADeckError(
+            f"{content_dir}: no such content folder\n    hint: create one with: studykit init {content_dir}"
+        )
+    if not (content_dir / "deck.yaml").is_file():
+        decks = sorted(path.parent.name for path in content_dir.glob("*/deck.yaml"))
+        hint = (
+            f"it holds several decks: point --content at one of them ({', '.join(decks)})"
+            if decks
+            else "run `studykit init` to start a deck, or point --content at the folder holding deck.yaml"
+        )
+        raise NotADeckError(
+            f"{content_dir / 'deck.yaml'}: no deck file, so {content_dir} is not a deck folder\n    hint: {hint}"
+        )
+    if not question.strip():
+        raise EmptyQuestionError('the question is empty\n    hint: studykit new "What is dropout?"')
     number = next_number(content_dir)
-    path = content_dir / f"{number}-{slug_of(question)}.md"
+    path = content_dir / f"{number:0{number_width(content_dir, number)}d}-{slug_of(question)}.md"
     if path.exists():
         raise NoteExistsError(f"{path}: already exists")
     front = yaml.safe_dump(

@@ -11,7 +11,10 @@ from markupsafe import Markup
 
 from generator.errors import StudykitError
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+# Installed from a wheel, the templates are the data package generator/templates; in a checkout of the
+# repository they are the top-level templates/ folder beside generator/.
+_PACKAGED_TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES_DIR = _PACKAGED_TEMPLATES if _PACKAGED_TEMPLATES.is_dir() else _PACKAGED_TEMPLATES.parent.parent / "templates"
 
 
 class TemplateError(StudykitError):

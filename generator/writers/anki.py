@@ -26,7 +26,7 @@ from typing import Any
 
 import genanki
 
-from generator import fragments
+from generator import ankitypes, fragments
 from generator.context import BuildContext
 from generator.errors import Location, Problem
 from generator.model import Deck, Note
@@ -167,7 +167,14 @@ def fields_of(note: Note, deck: Deck, media: _NoteMedia | None = None) -> list[s
     ]
 
 
+def note_guid(note: Note) -> str:
+    """The guid an imported note kept from its deck, else one derived from its id."""
+    return note.guid or str(genanki.guid_for(note.id))
+
+
 def cloze_guid(note: Note, index: int) -> str:
+    if index <= len(note.cloze_guids):  # imported from a cloze note of the deck: keep its identity
+        return note.cloze_guids[index - 1]
     return str(genanki.guid_for(note.id, "cloze", index))
 
 
@@ -215,6 +222,7 @@ class AnkiNote:
     tags: list[str]
     due: int
     modified: int
+    note_type: str | None = None  # a note type kept from an imported deck (generator.ankitypes)
 
 
 @dataclass
@@ -225,6 +233,7 @@ class ConvertedDeck:
     media: dict[str, Path]  # packed name -> file
     package_time: int
     changes: DeckChanges
+    note_types: dict[str, ankitypes.NoteType] = field(default_factory=dict)
 
 
 def package_path(deck: Deck, context: BuildContext) -> Path:
@@ -283,25 +292,43 @@ def convert(deck: Deck, context: BuildContext, previous: dict[str, PackedNote]) 
     changes = DeckChanges(first_build=not previous)
     notes: list[AnkiNote] = []
 
-    def add(cloze: bool, guid: str, fields: list[str], tags: list[str], due: int, base: int) -> None:
+    def add(
+        cloze: bool, guid: str, fields: list[str], tags: list[str], due: int, base: int, kept: Note | None = None
+    ) -> None:
         modified = _modified(guid, fields, tags, base, previous)
-        notes.append(AnkiNote(cloze, guid, fields, tags, due, modified))
-        number, question = (fields[1], f"(cloze) {fields[2]}") if cloze else (fields[0], fields[1])
-        label = f"{number} {question}"[:100]
+        notes.append(AnkiNote(cloze, guid, fields, tags, due, modified, kept.note_type if kept else None))
+        if kept is not None:
+            label = f"{kept.number} {kept.question}"[:100]
+        else:
+            number, question = (fields[1], f"(cloze) {fields[2]}") if cloze else (fields[0], fields[1])
+            label = f"{number} {question}"[:100]
         if guid not in previous:
             changes.added.append(label)
         elif modified != previous[guid].modified:
             changes.changed.append(label)
 
     shared_time = shared_source_time(deck, context)
+    kept_types = ankitypes.load(deck.content_dir) if any(note.note_type for note in deck.notes) else {}
     for position, note in enumerate(deck.notes):
         base = source_time(note, shared_time, deck, context)
         tags = list(note.tags)
         note_media = _NoteMedia(note, deck)
-        add(
-            False, str(genanki.guid_for(note.id)), fields_of(note, deck, note_media), tags, position * _DUE_STRIDE, base
-        )
-        for index, item in enumerate(note.clozes, start=1):
+        clozes = note.clozes
+        if note.note_type is not None:  # one note of the type it was imported with
+            kept = kept_types[note.note_type]
+            cloze_text = _for_anki(clozes[0].html, note_media, cloze_safe=True) if kept.cloze else None
+            clozes = () if kept.cloze else clozes  # its one cloze item is that note
+            kept_fields = ankitypes.fields(
+                kept,
+                note.question,
+                _for_anki(note.key_points_html, note_media),
+                _for_anki(note.answer_html, note_media),
+                cloze_text,
+            )
+            add(kept.cloze, note_guid(note), kept_fields, tags, position * _DUE_STRIDE, base, kept=note)
+        else:
+            add(False, note_guid(note), fields_of(note, deck, note_media), tags, position * _DUE_STRIDE, base)
+        for index, item in enumerate(clozes, start=1):
             cloze_fields = [
                 _for_anki(item.html, note_media, cloze_safe=True),
                 str(note.number),
@@ -313,7 +340,7 @@ def convert(deck: Deck, context: BuildContext, previous: dict[str, PackedNote]) 
             media[note_media.names[relative.as_posix()]] = deck.content_dir / relative
 
     written = {note.guid for note in notes}
-    added_by_number = {note.number: note for note in deck.notes if str(genanki.guid_for(note.id)) not in previous}
+    added_by_number = {note.number: note for note in deck.notes if note_guid(note) not in previous}
     for guid, gone in sorted(previous.items(), key=lambda item: item[1].fields[0]):
         if guid not in written:
             changes.removed.append(" ".join(gone.fields[:2])[:100])
@@ -324,7 +351,7 @@ def convert(deck: Deck, context: BuildContext, previous: dict[str, PackedNote]) 
             if renamed is not None and len(gone.fields) == len(FIELDS):
                 changes.new_ids.append((renamed.location_of("id"), str(renamed.number), search))
     package_time = max([*(note.modified for note in notes), shared_time])
-    return ConvertedDeck(notes, media, package_time, changes)
+    return ConvertedDeck(notes, media, package_time, changes, kept_types)
 
 
 def pack(converted: ConvertedDeck, deck: Deck, target: Path, context: BuildContext) -> None:
@@ -332,8 +359,9 @@ def pack(converted: ConvertedDeck, deck: Deck, target: Path, context: BuildConte
     basic_type, cloze_model = note_type(context), cloze_type(context)
     anki_deck = genanki.Deck(deck.id, deck.title)
     anki_deck.description = deck.credit
+    kept_models = {name: ankitypes.model(kept) for name, kept in converted.note_types.items()}
     for note in converted.notes:
-        model = cloze_model if note.cloze else basic_type
+        model = kept_models[note.note_type] if note.note_type else cloze_model if note.cloze else basic_type
         anki_deck.add_note(
             _TimedNote(
                 model=model, fields=note.fields, guid=note.guid, tags=note.tags, due=note.due, modified=note.modified

@@ -36,7 +36,7 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
         # Quoted only where a field holds a tab, a quote or a line break (code blocks do): Anki reads CSV quoting.
         rows = csv.writer(out, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         for note in converted.notes:
-            note_type = CLOZE_TYPE_NAME if note.cloze else NOTE_TYPE_NAME
+            note_type = note.note_type or (CLOZE_TYPE_NAME if note.cloze else NOTE_TYPE_NAME)
             rows.writerow([note_type, deck.title, note.guid, " ".join(note.tags), *note.fields])
 
 
