@@ -32,10 +32,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from generator import build as pipeline
-from generator import templating
+from generator import templating, writers
 from generator.context import BuildOptions
 from generator.errors import BuildFailed, StudykitError, UsageError
 
@@ -175,33 +175,38 @@ class Printables:
     interpreter, and it can be stopped as a whole (its own session, killed as a group) on Ctrl-C.
     """
 
-    def __init__(self, content_dir: Path, output_dir: Path, strict: bool = False) -> None:
+    def __init__(self, content_dir: Path, output_dir: Path, work_dir: Path, strict: bool = False) -> None:
         self.content_dir, self.output_dir, self.strict = content_dir, output_dir, strict
+        # The child's own temporary files go inside serve's temporary folder, removed with it even if it is killed.
+        self.work_dir = work_dir
         self._lock = threading.Lock()
         self._process: subprocess.Popen[str] | None = None
         self._status: dict[str, str] = {"state": "idle", "message": ""}
+        self.what = ""
 
     def status(self) -> dict[str, str]:
         with self._lock:
             return dict(self._status)
 
-    def start(self) -> bool:
-        """Start a build unless one is running; say whether one started."""
+    def start(self, outputs: tuple[str, ...] = ()) -> bool:
+        """Start a build of `outputs` (none: all) unless one is running; say whether one started."""
         with self._lock:
             if self._process is not None:
                 return False
-            command = [sys.executable, "-m", "generator", "build", "-q"]
+            command = [sys.executable, "-m", "generator", "build", "-q", *outputs]
             command += ["--content", str(self.content_dir), "--output", str(self.output_dir)]
             command += ["--strict"] if self.strict else []
             # The child imports the same `generator` as this process, wherever it is run from.
             package_root = str(Path(__file__).resolve().parent.parent)
             path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
-            env = {**os.environ, "PYTHONPATH": path}
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            env = {**os.environ, "PYTHONPATH": path, "TMPDIR": str(self.work_dir)}
             self._process = subprocess.Popen(
                 command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
             )
-            self._status = {"state": "running", "message": f"building every output into {self.output_dir}/ …"}
-            _log(f"building every output into {self.output_dir}/")
+            self.what = ", ".join(outputs) if outputs else "every output"
+            self._status = {"state": "running", "message": f"building {self.what} into {self.output_dir}/ …"}
+            _log(self._status["message"])
         threading.Thread(target=self._finish, args=(self._process,), name="studykit-printables", daemon=True).start()
         return True
 
@@ -210,7 +215,7 @@ class Printables:
         with self._lock:
             self._process = None
             if process.returncode == 0:
-                self._status = {"state": "done", "message": f"built every output into {self.output_dir}/"}
+                self._status = {"state": "done", "message": f"built {self.what} into {self.output_dir}/"}
             elif process.returncode < 0:
                 self._status = {"state": "failed", "message": "the build was stopped"}
             else:
@@ -225,8 +230,10 @@ class Printables:
             process = self._process
         if process is None:
             return
+        # SIGINT, as a Ctrl-C would: the build removes its half-written temporary files on the way out. To the
+        # group: the child and any math workers it started.
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)  # the child and any math workers it started
+            os.killpg(process.pid, signal.SIGINT)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -390,10 +397,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(HTTPStatus.NOT_FOUND)
 
     def do_POST(self) -> None:
-        if not self._host_allowed() or urlsplit(self.path).path != BUILD_PATH or not self.headers.get(BUILD_HEADER):
-            self.send_error(HTTPStatus.FORBIDDEN if self.path == BUILD_PATH else HTTPStatus.NOT_FOUND)
+        """Start building the real outputs: `?outputs=apkg,pdf` chooses some (default: all, as the toolbar asks)."""
+        url = urlsplit(self.path)
+        if url.path != BUILD_PATH:
+            self.send_error(HTTPStatus.NOT_FOUND)
             return
-        started = self.server.printables.start()
+        if not self._host_allowed() or not self.headers.get(BUILD_HEADER):
+            self.send_error(HTTPStatus.FORBIDDEN, f"only a served page may start a build (it sends {BUILD_HEADER})")
+            return
+        asked = [name for value in parse_qs(url.query).get("outputs", []) for name in value.split(",") if name]
+        if unknown := sorted(set(asked) - set(writers.names())):
+            self.send_error(HTTPStatus.BAD_REQUEST, f"unknown output {', '.join(unknown)}")
+            return
+        started = self.server.printables.start(tuple(asked))
         self._json(HTTPStatus.ACCEPTED if started else HTTPStatus.OK, self.server.printables.status())
 
     def _addition(self, state: PageState) -> bytes:
@@ -505,7 +521,7 @@ def serve(content_dir: Path, output_dir: Path, port: int = 8000, strict: bool = 
     work = Path(tempfile.mkdtemp(prefix="studykit-serve-"))
     stop = threading.Event()
     preview = Preview(content_dir, work / "pages", strict)
-    printables = Printables(content_dir, output_dir, strict)
+    printables = Printables(content_dir, output_dir, work / "build", strict)
     watcher: threading.Thread | None = None
     server: _Server | None = None
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` cleans up like Ctrl-C
