@@ -1,7 +1,7 @@
 """`studykit serve`: the study page on 127.0.0.1, rebuilt and reloaded in the browser on every save.
 
 Only the standard library: a `ThreadingHTTPServer`, one thread that polls the files' modification
-times (a few hundred `stat`s every 0.3 s cost nothing next to a build, and need no platform watcher),
+times (a few hundred `stat`s every 0.1 s cost little next to a build, and need no platform watcher),
 and Server-Sent Events to tell open tabs to reload.
 
 The pages are built into a temporary folder, never the project's output folder, by the ordinary build
@@ -26,21 +26,22 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from generator import build as pipeline
-from generator import templating, writers
+from generator import markup, reader, templating, writers
 from generator.context import BuildOptions
-from generator.errors import BuildFailed, StudykitError, UsageError
+from generator.errors import BuildFailed, Problem, Problems, StudykitError, UsageError
 
 HOST = "127.0.0.1"  # never another interface: the page is the user's own notes, and the server runs builds
-POLL_SECONDS = 0.3
+POLL_SECONDS = 0.1  # a walk of a deck folder costs about a millisecond; a shorter poll shows edits sooner
 EVENTS_PATH = "/__studykit/events"
 BUILD_PATH = "/__studykit/build"
 # A custom header makes the build request "non-simple": another site's page cannot send it without a CORS
@@ -100,6 +101,75 @@ class PageState:
     problems: tuple[ShownProblem, ...] = ()
 
 
+class NoteMemo:
+    """The notes the last preview build read, reused while nothing they depend on changed.
+
+    Re-reading the whole deck after every save (Markdown, highlighting, resource checks) is most of a
+    rebuild: about a second for fifteen notes on a busy machine, which alone would break the aim of an
+    edit showing within two seconds. A note's reading depends on its own file, on the deck's other files
+    (deck.yaml, images, figures, which notes exist) and on the reader's other arguments; all of them are
+    in the key, so the edited note is read again and every other note is reused, warnings included.
+
+    It stands in for `reader._read_note` during preview builds only (`installed`). That function is
+    private and its signature may change, so anything unexpected is passed straight through, uncached:
+    the memo can make a build faster, never different.
+    """
+
+    def __init__(self) -> None:
+        self._memo: dict[Path, tuple[Hashable, Any, list[Problem]]] = {}
+        self._decks: dict[Path, frozenset[tuple[str, int, int]]] = {}
+
+    def forget_decks(self) -> None:
+        """Called before each build: the decks' other files are stamped again, once per build."""
+        self._decks.clear()
+
+    def _deck_stamp(self, content_dir: Path) -> frozenset[tuple[str, int, int]]:
+        if content_dir not in self._decks:
+            entries = set()
+            for path, (mtime, size) in snapshot([content_dir]).items():
+                # A note's own text is keyed by its own stamp; that the other notes exist is enough here.
+                is_note = path.suffix.lower() in reader.NOTE_SUFFIXES
+                entries.add((str(path), 0 if is_note else mtime, 0 if is_note else size))
+            self._decks[content_dir] = frozenset(entries)
+        return self._decks[content_dir]
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        original = getattr(reader, "_read_note", None)
+        if original is None:  # the reader changed shape: build without the memo
+            yield
+            return
+
+        def read_note(*args: Any, **named: Any) -> Any:
+            problems = [a for a in args if isinstance(a, Problems)]
+            if named or not args or not isinstance(args[0], Path) or len(problems) != 1:
+                return original(*args, **named)
+            path, found = args[0], problems[0].found
+            try:
+                info = path.stat()
+                # The converter is a tool and the problems an output; every other argument is an input.
+                inputs = tuple(a for a in args if not isinstance(a, Problems | markup.Converter))
+                content_dirs = [a for a in inputs[1:] if isinstance(a, Path)]
+                decks = tuple(self._deck_stamp(d) for d in content_dirs)
+                key: Hashable = (inputs, info.st_mtime_ns, info.st_size, info.st_ino, decks)
+                hash(key)
+            except (OSError, TypeError):  # unreadable (the reader reports it) or an unhashable input
+                return original(*args, **named)
+            if (kept := self._memo.get(path)) is not None and kept[0] == key:
+                found.extend(kept[2])
+                return kept[1]
+            before = len(found)
+            note = original(*args, **named)
+            self._memo[path] = (key, note, found[before:])
+            return note
+
+        reader._read_note = read_note  # preview builds run one at a time
+        try:
+            yield
+        finally:
+            reader._read_note = original
+
+
 class Preview:
     """Builds the study pages into `output_dir` (a temporary folder) and tells waiting tabs when a build ends."""
 
@@ -111,6 +181,7 @@ class Preview:
         self._changed = threading.Condition()
         self._stopping = False
         self.building = False  # read by the clean-up, to say why stopping waits
+        self.notes = NoteMemo()
 
     @property
     def state(self) -> PageState:
@@ -130,8 +201,10 @@ class Preview:
         self.building = True
         pages, titles = previous.pages, previous.titles
         problems: tuple[ShownProblem, ...] = ()
+        self.notes.forget_decks()
         try:
-            reports = pipeline.run_all(self.options)
+            with self.notes.installed():
+                reports = pipeline.run_all(self.options)
         except StudykitError as error:
             problems = tuple(shown_problems(error))
         except Exception as error:  # a bug must not stop the server: show it, keep the last good page
@@ -472,33 +545,47 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
 
-def _ignored(path: Path) -> bool:
-    """Editor droppings and caches: swap and backup files, dotfiles, __pycache__."""
-    return path.name.startswith(".") or path.name.endswith("~") or "__pycache__" in path.parts
+# Folders never watched: caches, version control, virtual environments (`--content .` would otherwise have
+# every poll walk the whole of .venv), tools' packages.
+_UNWATCHED_DIRS = {"__pycache__", "node_modules"}
 
 
-def snapshot(folders: Iterable[Path]) -> dict[Path, tuple[int, int]]:
-    """Each watched file's modification time and size; any difference between two snapshots is a change."""
+def _ignored(name: str) -> bool:
+    """Editor droppings and hidden files and folders: swap and backup files, .git, .venv."""
+    return name.startswith(".") or name.endswith("~")
+
+
+def snapshot(folders: Iterable[Path], skip: Iterable[Path] = ()) -> dict[Path, tuple[int, int]]:
+    """Each watched file's modification time and size; any difference between two snapshots is a change.
+
+    `skip`: folders not to enter, such as the output folder when it lies inside the content folder (the
+    toolbar's build writing there must not look like an edit).
+    """
+    skipped = {path.resolve() for path in skip}
     seen: dict[Path, tuple[int, int]] = {}
     for folder in folders:
-        if not folder.is_dir():
-            continue
-        for path in folder.rglob("*"):
-            if _ignored(path.relative_to(folder)):
-                continue
-            try:
-                info = path.stat()
-            except OSError:  # removed between listing and stat: the next snapshot sees it gone
-                continue
-            if not path.is_dir():
-                seen[path] = (info.st_mtime_ns, info.st_size)
+        for top, dirs, files in os.walk(folder):
+            here = Path(top)
+            dirs[:] = [
+                d for d in dirs if not _ignored(d) and d not in _UNWATCHED_DIRS and (here / d).resolve() not in skipped
+            ]
+            for name in files:
+                if _ignored(name):
+                    continue
+                try:
+                    info = (here / name).stat()
+                except OSError:  # removed between listing and stat (or a dangling link): the next poll sees it
+                    continue
+                seen[here / name] = (info.st_mtime_ns, info.st_size)
     return seen
 
 
-def _watch(preview: Preview, folders: list[Path], seen: dict[Path, tuple[int, int]], stop: threading.Event) -> None:
+def _watch(
+    preview: Preview, folders: list[Path], skip: list[Path], seen: dict[Path, tuple[int, int]], stop: threading.Event
+) -> None:
     """Rebuild whenever a snapshot differs from the last; changes made during a build are caught by the next poll."""
     while not stop.wait(POLL_SECONDS):
-        now = snapshot(folders)
+        now = snapshot(folders, skip)
         if now != seen:
             seen = now
             preview.rebuild()
@@ -531,10 +618,11 @@ def serve(content_dir: Path, output_dir: Path, port: int = 8000, strict: bool = 
         server = bind(port)
         server.preview, server.printables = preview, printables
         folders = [content_dir, templating.TEMPLATES_DIR]
-        seen = snapshot(folders)  # before the build, so that an edit during it is not missed
+        skip = [output_dir]
+        seen = snapshot(folders, skip)  # before the build, so that an edit during it is not missed
         _log("building the study page …")
         preview.rebuild()
-        watcher = threading.Thread(target=_watch, args=(preview, folders, seen, stop), name="studykit-watch")
+        watcher = threading.Thread(target=_watch, args=(preview, folders, skip, seen, stop), name="studykit-watch")
         watcher.start()
         print(f"serving http://{HOST}:{server.server_address[1]}/ (Ctrl-C to stop)", flush=True)
         server.serve_forever(poll_interval=0.2)

@@ -28,8 +28,10 @@ from typing import Any
 
 import pytest
 
+from generator import build as pipeline
 from generator import serve
-from generator.errors import BuildFailed, ContentFolderError, Location, Problem
+from generator.context import BuildOptions
+from generator.errors import BuildFailed, ContentFolderError, Location, Problem, UsageError
 from tests.browser import chromium_browser, needs_chromium
 from tests.conftest import CONTENT, ROOT
 
@@ -268,6 +270,8 @@ def test_served_not_built_loopback_only_builds_outputs_and_ctrl_c_cleans_up(
     served.process.send_signal(signal.SIGINT)
     assert served.process.wait(timeout=15) == 0, served.log()
     assert list(served.tmp.iterdir()) == [], "the temporary folder is removed"
+    left = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert left == ["deck-one.tsv", "deck-two.tsv"], "the interrupted build leaves no half-written file"
     assert not [pid for pid in children if _alive(pid)], "a child process outlived the server"
 
 
@@ -287,3 +291,43 @@ def test_injection_goes_after_the_csp_tag_and_opens_it_to_this_origin() -> None:
     assert patched.endswith(b"connect-src 'self'\"><script>X</script><title>t</title>"), patched
     assert b"connect-src 'none'" not in patched
     assert serve.inject(b"<html><head><title>", b"<i>") == b"<html><head><i><title>"
+
+
+def test_a_taken_port_is_a_usage_error() -> None:
+    with socket.socket() as taken:
+        taken.bind((serve.HOST, 0))
+        taken.listen()
+        with pytest.raises(UsageError, match=r"cannot listen on 127\.0\.0\.1"):
+            serve.bind(taken.getsockname()[1])
+
+
+def test_the_watch_skips_hidden_folders_caches_editor_files_and_the_output(tmp_path: Path) -> None:
+    for name in ("51-a.md", "figures/x.svg", ".git/index", ".venv/lib/x.py", "__pycache__/x.pyc", ".51-a.md.swp",
+                 "51-a.md~", "build/deck.pdf"):  # fmt: skip
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    watched = serve.snapshot([tmp_path], skip=[tmp_path / "build"])
+    assert sorted(str(p.relative_to(tmp_path)) for p in watched) == ["51-a.md", "figures/x.svg"]
+    before = dict(watched)
+    (tmp_path / "51-a.md").write_text("xy")
+    assert serve.snapshot([tmp_path], skip=[tmp_path / "build"]) != before
+
+
+def test_the_note_memo_makes_a_rebuild_faster_never_different(content_copy: Path, tmp_path: Path) -> None:
+    """Reused notes (warnings included) give the page a fresh build gives, after note and deck edits alike."""
+    preview = serve.Preview(content_copy, tmp_path / "pages", strict=True)  # strict: warnings show as problems
+    assert preview.rebuild().problems == ()
+    other = content_copy / "52-bounding-box-regression.md"
+    other.write_text(other.read_text(encoding="utf-8").replace("---\n", "---\ncolour: blue\n", 1), encoding="utf-8")
+    for _ in range(2):  # read, then reused from the memo: the warning is still there
+        (problem,) = preview.rebuild().problems
+        assert problem.where == f"{other}:2" and "unknown front-matter field `colour`" in problem.message
+    other.write_text(other.read_text(encoding="utf-8").replace("colour: blue\n", ""), encoding="utf-8")
+    note, deck = content_copy / NOTE, content_copy / "deck.yaml"
+    note.write_text(note.read_text(encoding="utf-8").replace(QUESTION, "question: Memo?"), encoding="utf-8")
+    deck.write_text(deck.read_text(encoding="utf-8").replace("title: Deep", "title: Memo Deep"), encoding="utf-8")
+    state = preview.rebuild()
+    assert state.problems == ()
+    fresh = pipeline.run(BuildOptions(content_copy, tmp_path / "fresh", ("html",)))
+    served = state.pages["dl-interview-51-65"].read_bytes()
+    assert served == fresh.written[0].read_bytes() and b"Memo?" in served and b"Memo Deep" in served
