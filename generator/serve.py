@@ -13,6 +13,7 @@ built files never contain it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import json
 import os
@@ -26,7 +27,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,6 +54,7 @@ _CSP_META = re.compile(rb'<meta\s+http-equiv="Content-Security-Policy"\s+content
 _CONNECT_SRC = re.compile(rb"\s*connect-src[^;]*;?", re.IGNORECASE)
 _HEAD_TAG = re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE)
 HEAD_BYTES = 64 * 1024
+SETTLE_SECONDS, SETTLE_TRIES = 0.03, 20  # a change counts once unchanged for 30 ms (waiting at most 0.6 s)
 KEEP_ALIVE_SECONDS = 15.0  # an idle event stream sends a comment this often, to notice closed tabs
 
 
@@ -195,7 +197,12 @@ class Preview:
     def version(self, state: PageState) -> str:
         return f"{self.token}:{state.generation}"
 
-    def rebuild(self) -> PageState:
+    def rebuild(self, superseded: Callable[[], bool] = lambda: False) -> PageState:
+        """Build the pages and publish the outcome to waiting tabs.
+
+        A failed build is not published when `superseded()` says the files changed while it ran: it most
+        likely read a note half-saved, and the next build, already due, will tell.
+        """
         started = time.perf_counter()
         previous = self.state
         self.building = True
@@ -213,6 +220,10 @@ class Preview:
         else:
             pages = {report.deck.slug: report.written[0] for report in reports}
             titles = {report.deck.slug: report.deck.title for report in reports}
+        if problems and superseded():
+            self.building = False
+            _log("build failed while the files were still changing; building again")
+            return previous
         state = PageState(previous.generation + 1, pages, titles, problems)
         with self._changed:
             self._state = state
@@ -580,15 +591,27 @@ def snapshot(folders: Iterable[Path], skip: Iterable[Path] = ()) -> dict[Path, t
     return seen
 
 
+def _changed_since(settled: dict[Path, tuple[int, int]], folders: list[Path], skip: list[Path]) -> bool:
+    return snapshot(folders, skip) != settled
+
+
 def _watch(
     preview: Preview, folders: list[Path], skip: list[Path], seen: dict[Path, tuple[int, int]], stop: threading.Event
 ) -> None:
     """Rebuild whenever a snapshot differs from the last; changes made during a build are caught by the next poll."""
     while not stop.wait(POLL_SECONDS):
         now = snapshot(folders, skip)
-        if now != seen:
-            seen = now
-            preview.rebuild()
+        if now == seen:
+            continue
+        # An editor may save in several writes (truncate, write, rename): wait until two looks agree.
+        for _ in range(SETTLE_TRIES):
+            if stop.wait(SETTLE_SECONDS):
+                return
+            if (again := snapshot(folders, skip)) == now:
+                break
+            now = again
+        seen = now
+        preview.rebuild(superseded=functools.partial(_changed_since, now, folders, skip))
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
