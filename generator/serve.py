@@ -355,7 +355,15 @@ _SCRIPT = """
       if (s.state === "running") { setTimeout(poll, 1000); }
     }).catch(function () {});
   }
+  // The tab reloads after every save: keep the reader where they were rather than at the top.
+  history.scrollRestoration = "manual";
+  function restoreScroll() {
+    var y = sessionStorage.getItem("studykit-scroll");
+    sessionStorage.removeItem("studykit-scroll");
+    if (y !== null) { window.scrollTo(0, Number(y)); }
+  }
   function attach() {
+    restoreScroll();
     var overlay = document.getElementById("studykit-problems");
     if (overlay) {
       document.body.appendChild(overlay.content.cloneNode(true));
@@ -376,7 +384,11 @@ _SCRIPT = """
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", attach); } else { attach(); }
   var events = new EventSource(EVENTS);
   events.onmessage = function (event) {
-    if (event.data !== served) { events.close(); location.reload(); }
+    if (event.data !== served) {
+      events.close();
+      try { sessionStorage.setItem("studykit-scroll", String(window.scrollY)); } catch (e) { /* storage off */ }
+      location.reload();
+    }
   };
 })();
 """
@@ -627,7 +639,10 @@ def bind(port: int) -> _Server:
 
 
 def serve(content_dir: Path, output_dir: Path, port: int = 8000, strict: bool = False) -> None:
-    """Serve until Ctrl-C (or SIGTERM); then stop every thread and child and remove the temporary folder."""
+    """Serve until Ctrl-C (or SIGTERM); then stop every thread and child and remove the temporary folder.
+
+    Call it from the main thread: it takes over SIGINT and SIGTERM while it runs.
+    """
     work = Path(tempfile.mkdtemp(prefix="studykit-serve-"))
     stop = threading.Event()
     preview = Preview(content_dir, work / "pages", strict)

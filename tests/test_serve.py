@@ -137,7 +137,10 @@ def test_edit_break_and_fix_a_note_in_an_open_tab(start: Callable[[Path], Served
         wait_for(lambda: page_state(tab)["attached"], 5, "the served script runs")
         assert "What is fine-tuning" in page_state(tab)["text"]
 
-        # 1. An edit shows up in the open tab, without touching the browser.
+        # 1. An edit shows up in the open tab, without touching the browser, and the tab stays where it was.
+        tab.evaluate("document.getElementById('q60').scrollIntoView()")
+        scrolled = tab.evaluate("window.scrollY")
+        assert scrolled > 1000
         edited = original.replace(QUESTION, "question: What is fine-tuning (edited while serving)?")
         assert edited != original
         saved = time.monotonic()
@@ -148,6 +151,8 @@ def test_edit_break_and_fix_a_note_in_an_open_tab(start: Callable[[Path], Served
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "latency.txt").write_text(f"{latency:.3f}\n")
         assert latency < VISIBLE_WITHIN, f"edit took {latency:.2f} s to show"
+        wait_for(lambda: page_state(tab)["attached"], 5, "the served script runs again")
+        assert abs(tab.evaluate("window.scrollY") - scrolled) < 100, "the reload kept the reader's place"
 
         # 2. A broken formula: the overlay names file and line, over the last good page.
         lines = edited.splitlines(keepends=True)
