@@ -267,6 +267,7 @@ class Printables:
         self._process: subprocess.Popen[str] | None = None
         self._status: dict[str, str] = {"state": "idle", "message": ""}
         self.what = ""
+        self._stopped = False  # set by `stop`: the child's "Aborted!" is then expected, not a failure
 
     def status(self) -> dict[str, str]:
         with self._lock:
@@ -298,20 +299,24 @@ class Printables:
         output, _ = process.communicate()
         with self._lock:
             self._process = None
-            if process.returncode == 0:
+            if self._stopped:
+                self._status = {"state": "failed", "message": "the build was stopped"}
+            elif process.returncode == 0:
                 self._status = {"state": "done", "message": f"built {self.what} into {self.output_dir}/"}
             elif process.returncode < 0:
-                self._status = {"state": "failed", "message": "the build was stopped"}
+                self._status = {"state": "failed", "message": f"the build was killed (signal {-process.returncode})"}
             else:
                 last = output.strip().splitlines()[-1:] or ["no output"]
                 self._status = {"state": "failed", "message": f"the build failed: {last[0]} (see the terminal)"}
+            stopped = self._stopped
         _log(self._status["message"])
-        if process.returncode:
+        if process.returncode and not stopped:
             print(output, file=sys.stderr, flush=True)
 
     def stop(self) -> None:
         with self._lock:
             process = self._process
+            self._stopped = True
         if process is None:
             return
         # SIGINT, as a Ctrl-C would: the build removes its half-written temporary files on the way out. To the
