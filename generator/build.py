@@ -115,6 +115,7 @@ def _read_all(every: list[BuildOptions], timings: dict[str, float]) -> list[read
                     jobs=options.jobs,
                     timings=timings,
                     progress=options.progress,
+                    cache=options.notes,
                 )
             )
         except BuildFailed as failure:

@@ -225,3 +225,28 @@ def init(
     for path in newdeck.init(folder, settings):
         click.echo(f"wrote {path}")
     click.echo(f'next: cd {folder} && studykit new "Your first question?" && studykit build')
+
+
+@cli.command()
+@_content
+@click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("build"),
+    show_default=True,
+    help="Folder the toolbar's button builds every output into (the page itself is served from a temporary folder).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port on 127.0.0.1; 0 picks a free one.",
+)
+@_strict
+def serve(content_dir: Path, output_dir: Path, port: int, strict: bool) -> None:
+    """Serve the study page on 127.0.0.1, rebuilding it and reloading open tabs whenever a note or template changes."""
+    from generator import serve as live
+
+    live.serve(content_dir, output_dir, port=port, strict=strict)

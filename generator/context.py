@@ -13,10 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
 from generator import fonts, templating
+
+if TYPE_CHECKING:
+    from generator import reader
 
 # Paper sizes by command-line name, as CSS @page writes them.
 PAPERS = {"a4": "A4", "letter": "letter"}
@@ -53,6 +57,7 @@ class BuildOptions:
     jobs: int = 1
     strict: bool = False
     progress: Callable[[int, int], None] | None = None
+    notes: reader.NoteCache | None = None  # notes read by an earlier build of this process (studykit serve)
 
 
 @dataclass(frozen=True)

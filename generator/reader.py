@@ -8,9 +8,10 @@ the math engine. Nothing here writes a file. The result is either a complete, va
 
 from __future__ import annotations
 
+import functools
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,12 +37,54 @@ class ReadResult:
     warnings: list[Problem]
 
 
+class NoteCache:
+    """Notes an earlier `read_deck` in this process read, reused while nothing they depend on changed.
+
+    Reading a note (YAML, Markdown, highlighting, resource checks) is most of a rebuild. A note's reading
+    depends on its own file, on the deck's other files (deck.yaml, images, which notes exist) and on the
+    deck's language; all are in the key, so after an edit only the edited note is read again. Its problems
+    (warnings included) are kept with it and reported again when it is reused.
+    """
+
+    def __init__(self) -> None:
+        self._notes: dict[Path, tuple[Hashable, Note | None, list[Problem]]] = {}
+
+    @staticmethod
+    def deck_stamp(content_dir: Path) -> Hashable:
+        """The deck's files other than notes by time and size, and which notes there are (not their times)."""
+        entries = []
+        for path in sorted(content_dir.rglob("*")):
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            is_note = path.suffix.lower() in NOTE_SUFFIXES
+            entries.append((str(path), 0 if is_note else info.st_mtime_ns, 0 if is_note else info.st_size))
+        return tuple(entries)
+
+    def read(self, path: Path, context: Hashable, problems: Problems, read: Callable[[], Note | None]) -> Note | None:
+        try:
+            info = path.stat()
+        except OSError:
+            return read()  # the reader reports it
+        key = (context, info.st_mtime_ns, info.st_size, info.st_ino)
+        kept = self._notes.get(path)
+        if kept is not None and kept[0] == key:
+            problems.found.extend(kept[2])
+            return kept[1]
+        before = len(problems.found)
+        note = read()
+        self._notes[path] = (key, note, problems.found[before:])
+        return note
+
+
 def read_deck(
     content_dir: Path,
     strict: bool = False,
     jobs: int = 1,
     timings: dict[str, float] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cache: NoteCache | None = None,
 ) -> ReadResult:
     """Read and validate every file of `content_dir`; raise `BuildFailed` listing all problems.
 
@@ -67,7 +110,13 @@ def read_deck(
         )
     converter = markup.new_converter()
     deck_language = deck_meta["language"] if deck_meta else "en"
-    notes = [note for path in note_paths if (note := _read_note(path, content_dir, converter, deck_language, problems))]
+    shared = (str(content_dir), deck_language, cache.deck_stamp(content_dir)) if cache else None
+    notes = []
+    for path in note_paths:
+        read = functools.partial(_read_note, path, content_dir, converter, deck_language, problems)
+        note = cache.read(path, shared, problems, read) if cache else read()
+        if note is not None:
+            notes.append(note)
     _check_unique(notes, problems)
     problems.found.extend(ankitypes.duplicate_guids(notes, lambda note, key: note.location_of(key).line))
     if not problems.errors:  # a note that failed to read would make its own images look unused
