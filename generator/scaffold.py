@@ -50,8 +50,25 @@ def next_number(content_dir: Path) -> int:
 
 
 def slug_of(question: str) -> str:
+    """An ASCII slug (a deck's outputs are named by it): the first six words of letters and digits."""
     words = re.findall(r"[a-z0-9]+", question.lower())
     return "-".join(words[:6]) or "note"
+
+
+def file_stem_of(question: str, limit: int = 40) -> str:
+    """A note's file name from its question in any script: `什么是批归一化` stays as it is, so names tell notes apart.
+
+    Words of letters and digits (Unicode), joined by dashes, at most `limit` characters, cut at a word.
+    """
+    words = re.findall(r"[^\W_]+", question.lower())[:6]
+    stem = ""
+    for word in words:
+        candidate = f"{stem}-{word}" if stem else word
+        if len(candidate) > limit:
+            stem = stem or word[:limit]
+            break
+        stem = candidate
+    return stem or "note"
 
 
 def create(content_dir: Path, question: str, tags: tuple[str, ...] = ()) -> Path:
@@ -72,7 +89,7 @@ def create(content_dir: Path, question: str, tags: tuple[str, ...] = ()) -> Path
     if not question.strip():
         raise EmptyQuestionError('the question is empty\n    hint: studykit new "What is dropout?"')
     number = next_number(content_dir)
-    path = content_dir / f"{number:0{number_width(content_dir, number)}d}-{slug_of(question)}.md"
+    path = content_dir / f"{number:0{number_width(content_dir, number)}d}-{file_stem_of(question)}.md"
     if path.exists():
         raise NoteExistsError(f"{path}: already exists")
     front = yaml.safe_dump(

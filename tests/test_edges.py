@@ -112,3 +112,17 @@ def test_tex_is_quoted_as_written(content_copy: Path) -> None:
     add_to_answer(note(content_copy, 57), "Bad: $\\frac{a}{b$ here.")
     (problem,) = problems_of(content_copy)
     assert "`\\frac{a}{b`" in problem.message and "\\\\frac" not in problem.message
+
+
+def test_new_names_a_chinese_question_by_its_words_and_its_tag_builds(content_copy: Path) -> None:
+    runner = CliRunner()
+    first = runner.invoke(cli, ["new", "什么是批归一化？", "--tag", "归一化", "--content", str(content_copy)])
+    second = runner.invoke(cli, ["new", "什么是层归一化？", "--tag", "归一化", "--content", str(content_copy)])
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    names = sorted(path.name for path in content_copy.glob("6[67]-*.md"))
+    assert names == ["66-什么是批归一化.md", "67-什么是层归一化.md"]
+    for name in names:  # fill in the skeleton's sections so that the note checks
+        path = content_copy / name
+        path.write_text(path.read_text(encoding="utf-8").replace("TODO", "内容"), encoding="utf-8")
+    deck = pipeline.check(content_copy).deck
+    assert [n.tags for n in deck.notes if n.number == 66] == [("归一化",)]
