@@ -17,6 +17,8 @@ from typing import Any
 
 import markdown
 
+from generator.delimiters import MathDelimiters
+
 MARKDOWN_EXTENSIONS = [
     "pymdownx.arithmatex",
     "pymdownx.highlight",
@@ -60,13 +62,16 @@ class MathMatch:
 class StrayDollar:
     snippet: str  # the prose around the `$`, to show
     after: str  # the prose right after it, to find it in the source
+    display: bool = False  # `$$`: display math that never closed
 
 
 class Converter:
     """Python-Markdown set up for notes, reused from note to note; it adds up the time it spends."""
 
     def __init__(self) -> None:
-        self._markdown = markdown.Markdown(extensions=MARKDOWN_EXTENSIONS, extension_configs=MARKDOWN_CONFIG)
+        self._markdown = markdown.Markdown(
+            extensions=[*MARKDOWN_EXTENSIONS, MathDelimiters()], extension_configs=MARKDOWN_CONFIG
+        )
         self.seconds = 0.0
 
     def html(self, text: str) -> str:
@@ -138,6 +143,8 @@ def stray_dollars(fragment: str) -> list[StrayDollar]:
     """Every `$` (or `$$`) in the prose that looks like the start of a formula that was never closed."""
     text = visible_text(fragment)
     return [
-        StrayDollar(text[max(0, m.start() - 10) : m.start() + 20].strip(), text[m.end() : m.end() + 40])
+        StrayDollar(
+            text[max(0, m.start() - 10) : m.start() + 20].strip(), text[m.end() : m.end() + 40], m.end() - m.start() > 1
+        )
         for m in _STRAY_DOLLAR.finditer(text)
     ]

@@ -236,12 +236,16 @@ def _read_note(
     _check_bars_in_table_math(path, text.split("\n"), parsed.body_line - 1, problems)
     for fragment, line in ((key_points_html, parsed.key_points.line), (answer_html, parsed.answer.line)):
         for stray in markup.stray_dollars(fragment):
-            problems.error(
-                _find_dollar(path, text, stray.after, line),
-                f"a `$` opens a formula that never closes: {quoted(stray.snippet)}",
-                "close the formula with `$`, put display math `$$` on lines of its own, or write \\$ for a dollar "
-                "sign; math inside raw HTML such as <div>…</div> is not rendered",
-            )
+            if stray.display:
+                message = f"a `$$` opens display math that never closes: {quoted(stray.snippet)}"
+                hint = "end the formula with a line holding `$$` (blank lines inside are fine); write \\$ for a dollar"
+            else:
+                message = f"a `$` opens a formula that never closes: {quoted(stray.snippet)}"
+                hint = (
+                    "close the formula with `$` in the same paragraph, or write \\$ for a dollar sign; math inside "
+                    "raw HTML such as <div>…</div> is not rendered"
+                )
+            problems.error(_find_dollar(path, text, stray.after, line), message, hint)
     return Note(
         id=parsed.id,
         number=parsed.number,
