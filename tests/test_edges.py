@@ -126,3 +126,17 @@ def test_new_names_a_chinese_question_by_its_words_and_its_tag_builds(content_co
         path.write_text(path.read_text(encoding="utf-8").replace("TODO", "内容"), encoding="utf-8")
     deck = pipeline.check(content_copy).deck
     assert [n.tags for n in deck.notes if n.number == 66] == [("归一化",)]
+
+
+def test_a_note_may_set_its_own_language(content_copy: Path, tmp_path: Path) -> None:
+    path = note(content_copy, 51)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r"(?m)^(tags:.*)$", r"\1\nlanguage: zh-hans", text, count=1), encoding="utf-8")
+    report = pipeline.build(content_copy, tmp_path, ("html",))
+    assert [n.language for n in report.deck.notes if n.number == 51] == ["zh-Hans"]
+    page = report.written[0].read_text(encoding="utf-8")
+    assert re.search(r'<article class="note" id="q51" lang="zh-Hans"', page)
+    assert not re.search(r'<article class="note" id="q52" lang=', page)
+    path.write_text(re.sub(r"(?m)^(tags:.*)$", r"\1\nlanguage: chinese", text, count=1), encoding="utf-8")
+    (problem,) = problems_of(content_copy)
+    assert "BCP 47" in problem.message and "zh-Hans" in problem.hint

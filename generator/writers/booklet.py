@@ -44,6 +44,7 @@ def html_of(deck: Deck, context: BuildContext) -> str:
         {
             "number": note.number,
             "question": note.question,
+            "language": note.language,
             "tags": note.tags,
             "key_points": _for_print(note.key_points_html),
             "answer": _for_print(note.answer_html),

@@ -137,6 +137,7 @@ class _PageNote:
     def __init__(self, note: Note, glyphs: Glyphs) -> None:
         self.note, self.glyphs = note, glyphs
         self.id, self.number, self.question, self.tags = note.id, note.number, note.question, note.tags
+        self.language = note.language
 
     @property
     def key_points(self) -> str:

@@ -32,7 +32,12 @@ def _sheet_html(
     deck: Deck, notes: Sequence[Note], context: BuildContext, *, first_part: bool, numbered: bool, dated: bool
 ) -> str:
     entries = [
-        {"number": note.number, "question": note.question, "key_points": fragments.svg_math(note.key_points_html)}
+        {
+            "number": note.number,
+            "question": note.question,
+            "language": note.language,
+            "key_points": fragments.svg_math(note.key_points_html),
+        }
         for note in notes
     ]
     return context.render(
