@@ -166,6 +166,7 @@ def context_for(deck: Deck, options: BuildOptions) -> BuildContext:
         language=deck.language,
         timestamp=newest_source_time(deck.content_dir, options.templates_dir),
         fonts=fonts.plan(deck.title + deck.credit + deck.footer + text, deck.language),
+        deck_templates=tuple(folder for folder in [deck.content_dir / "templates"] if folder.is_dir()),
     )
 
 

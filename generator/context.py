@@ -70,6 +70,8 @@ class BuildContext:
     fonts: fonts.Plan = field(default_factory=lambda: fonts.Plan("en", cjk=False))
     fixed_epoch: int | None = field(default_factory=source_date_epoch)
     cache_dir: Path = field(default_factory=cache_root)
+    # A deck's own templates/ folder: a file there replaces the packaged template or stylesheet of its name.
+    deck_templates: tuple[Path, ...] = ()
 
     @property
     def paper(self) -> str:
@@ -94,10 +96,10 @@ class BuildContext:
 
     @cached_property
     def templates(self) -> jinja2.Environment:
-        return templating.environment(self.templates_dir)
+        return templating.environment(self.templates_dir, *self.deck_templates)
 
     def template_text(self, name: str) -> str:
-        return templating.read(self.templates_dir, name)
+        return templating.read(self.templates_dir, name, *self.deck_templates)
 
     def print_css(self, name: str) -> str:
         """A printed document's stylesheet, with the fonts the deck's text needs (see `fonts.Plan`)."""
@@ -105,7 +107,7 @@ class BuildContext:
 
     def pdf_roots(self, content_dir: Path) -> list[Path]:
         """The folders a PDF may load files from: the deck's, the templates, and the fonts it uses."""
-        return [content_dir, self.templates_dir, *self.fonts.roots()]
+        return [content_dir, self.templates_dir, *self.fonts.roots()]  # a deck's own templates are in content_dir
 
     def render(self, name: str, **values: object) -> str:
         return templating.render(self.templates, name, **values)

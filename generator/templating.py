@@ -27,9 +27,10 @@ def css_string(text: str) -> Markup:
     return Markup(f'"{escaped}"')
 
 
-def environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
+def environment(templates_dir: Path = TEMPLATES_DIR, *overrides: Path) -> jinja2.Environment:
+    """Templates from `templates_dir`, each replaced by a file of the same name in the first of `overrides`."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates_dir),
+        loader=jinja2.FileSystemLoader([*overrides, templates_dir]),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         trim_blocks=True,
@@ -59,8 +60,9 @@ def stream(env: jinja2.Environment, name: str, out: TextIO, **context: object) -
         raise TemplateError(f"{name}: {error.message}") from error
 
 
-def read(templates_dir: Path, name: str) -> str:
-    path = templates_dir / name
+def read(templates_dir: Path, name: str, *overrides: Path) -> str:
+    """A template or stylesheet's text, from the first of `overrides` that has it, else from `templates_dir`."""
+    path = next((folder / name for folder in overrides if (folder / name).is_file()), templates_dir / name)
     try:
         return path.read_text(encoding="utf-8")
     except OSError as error:

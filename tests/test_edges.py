@@ -140,3 +140,29 @@ def test_a_note_may_set_its_own_language(content_copy: Path, tmp_path: Path) -> 
     path.write_text(re.sub(r"(?m)^(tags:.*)$", r"\1\nlanguage: chinese", text, count=1), encoding="utf-8")
     (problem,) = problems_of(content_copy)
     assert "BCP 47" in problem.message and "zh-Hans" in problem.hint
+
+
+def test_a_deck_overrides_a_template_or_stylesheet_by_name(content_copy: Path, tmp_path: Path) -> None:
+    from generator import templating
+    from generator.writers import anki as anki_writer
+
+    own = content_copy / "templates"
+    (own / "anki").mkdir(parents=True)
+    page_css = templating.read(templating.TEMPLATES_DIR, "page.css")
+    (own / "page.css").write_text(page_css + "\n.deck-own-marker { color: #123456; }\n", encoding="utf-8")
+    front = templating.read(templating.TEMPLATES_DIR, "anki/front.html")
+    (own / "anki" / "front.html").write_text("<!-- own front -->" + front, encoding="utf-8")
+    report = pipeline.build(content_copy, tmp_path, ("html", "apkg"))
+    page = (tmp_path / f"{report.deck.slug}.html").read_text(encoding="utf-8")
+    assert ".deck-own-marker { color: #123456; }" in page
+    import sqlite3
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / f"{report.deck.slug}.apkg") as package:
+        database = tmp_path / "collection.anki2"
+        database.write_bytes(package.read("collection.anki2"))
+    models = sqlite3.connect(database).execute("SELECT models FROM col").fetchone()[0]
+    assert "<!-- own front -->" in models and anki_writer.NOTE_TYPE_NAME in models
+    (own / "page.html.j2").write_text("{% if %}", encoding="utf-8")
+    with pytest.raises(templating.TemplateError, match=r"page\.html\.j2:1: template error"):
+        pipeline.build(content_copy, tmp_path, ("html",))

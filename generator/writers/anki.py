@@ -374,7 +374,8 @@ def shared_source_time(deck: Deck, context: BuildContext) -> int:
     """The newest mtime of the files every note's fields and cards depend on: deck file and card templates."""
     if context.fixed_epoch is not None:
         return context.fixed_epoch
-    shared = [deck.location.path, *(context.templates_dir / "anki").glob("*")]
+    card_templates = [folder / "anki" for folder in (*context.deck_templates, context.templates_dir)]
+    shared = [deck.location.path, *(path for folder in card_templates for path in folder.glob("*"))]
     return int(max(path.stat().st_mtime for path in shared))
 
 
