@@ -10,8 +10,12 @@ BUILT := build/.built
 # Directories are prerequisites too: deleting or renaming a note changes its folder's time, not any file's.
 SOURCES := $(shell find content templates generator ! -name '*.pyc' ! -name __pycache__ 2>/dev/null)
 GONE := $(shell [ -f $(BUILT) ] && while read -r f; do [ -e "$$f" ] || echo "$$f"; done < $(BUILT))
-# Figures: content/figures/src/<name>.py draws content/figures/<name>.svg; common.py is their shared style.
-FIGURES := $(patsubst content/figures/src/%.py,content/figures/%.svg,$(filter-out %/common.py,$(wildcard content/figures/src/*.py)))
+# Figures: the English deck's figures/src/<name>.py draws figures/<name>.svg (common.py is their shared style);
+# the Chinese edition shows the same drawings, copied.
+FIGDIR := content/dl-interview-51-65/figures
+ZH_FIGDIR := content/dl-interview-51-65-zh/figures
+FIGURES := $(patsubst $(FIGDIR)/src/%.py,$(FIGDIR)/%.svg,$(filter-out %/common.py,$(wildcard $(FIGDIR)/src/*.py)))
+FIGURES += $(patsubst $(FIGDIR)/%,$(ZH_FIGDIR)/%,$(FIGURES))
 
 .PHONY: all check test lint clean clean-cache distclean bench readme FORCE
 
@@ -30,8 +34,11 @@ $(BUILT): $(INSTALLED) $(SOURCES) $(FIGURES) $(if $(GONE),FORCE)
 
 # The SVGs are committed; one is redrawn only when its script or the shared style is newer than it. The venv is an
 # order-only prerequisite, so (re)installing it does not redraw every figure.
-content/figures/%.svg: content/figures/src/%.py content/figures/src/common.py | $(INSTALLED)
+$(FIGDIR)/%.svg: $(FIGDIR)/src/%.py $(FIGDIR)/src/common.py | $(INSTALLED)
 	$(BIN)/python $<
+
+$(ZH_FIGDIR)/%.svg: $(FIGDIR)/%.svg
+	cp $< $@
 
 # Synthetic banks of 100 and 1,000 notes: stage times, memory, and the issue-6 targets (bench/README.md).
 # 5,000 notes takes far longer than 15 minutes here: make bench BENCH_ARGS="--sizes 100,1000,5000".

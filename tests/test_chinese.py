@@ -178,3 +178,11 @@ def test_a_character_no_font_has_is_an_error_at_its_line(tmp_path: Path) -> None
     (problem,) = failure.value.problems
     assert problem.location.path == note and problem.location.line == at + 1
     assert "U+E000" in problem.message and "font" in problem.hint
+
+
+def test_figures_are_the_english_decks_drawings() -> None:
+    english = CONTENT_ROOT / "dl-interview-51-65" / "figures"
+    copies = sorted(path.name for path in (ZH / "figures").glob("*.svg"))
+    assert copies == sorted(path.name for path in english.glob("*.svg"))
+    for name in copies:  # `make all` copies them when a figure script redraws one
+        assert (ZH / "figures" / name).read_bytes() == (english / name).read_bytes(), f"{name}: run make all"
