@@ -50,3 +50,7 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV) *.egg-info
+
+# Rebuilds generator/engines/mathjax_bundle.js from the pinned npm packages (needs Node and npm).
+mathjax:
+	tools/mathjax/build.sh

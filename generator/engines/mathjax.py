@@ -1,0 +1,125 @@
+"""TeX to SVG with MathJax 3, the engine Anki draws card math with, so the PDF and page match the cards.
+
+MathJax is JavaScript; it runs here inside V8 embedded by the mini-racer wheel, so nothing but
+`pip install` is needed (no Node at run time, no network). The script is one bundle built from
+the npm package by tools/mathjax/build.sh (the TeX packages and why are in tools/mathjax/entry.js:
+those of Anki's cards, ankitects/anki ts/mathjax/index.ts). This is the only module that knows
+about MathJax or V8.
+"""
+
+from __future__ import annotations
+
+import atexit
+import difflib
+import hashlib
+import re
+import threading
+from functools import cache
+from importlib.resources import files
+from typing import Any, cast
+
+from py_mini_racer import JSTimeoutException, MiniRacer
+
+from generator.engines._types import MathRenderError, RenderedMath
+
+NAME = "mathjax"
+_BUNDLE = "mathjax_bundle.js"
+# MathJax's SVG is drawn in its font's units: 1000 to the em.
+_UNITS_PER_EM = 1000.0
+# A formula that takes longer than this is stuck (MathJax's own limits on macro expansion and
+# buffer size should stop it long before); V8 is interrupted and the formula reported.
+_TIMEOUT_SECONDS = 10.0
+_UNDEFINED = re.compile(r"^Undefined control sequence \\(\w+)$")
+_GLYPH_HREF = re.compile(r'xlink:href="#([^"]+)"')
+# mini-racer's context may be used from one thread at a time.
+_LOCK = threading.Lock()
+
+
+@cache
+def _context() -> MiniRacer:
+    """The one V8 context with MathJax loaded; parsing the bundle costs ~0.3 s, so once per process."""
+    context = MiniRacer()
+    context.eval(files("generator.engines").joinpath(_BUNDLE).read_text(encoding="utf-8"))
+    # Freed by mini-racer's __del__ at interpreter shutdown, the context waits forever on its
+    # event-loop thread, which is gone by then; freed here, while that thread still runs, it doesn't.
+    atexit.register(context.close)
+    return context
+
+
+def _call(function: str, *args: object) -> Any:
+    with _LOCK:
+        try:
+            return _context().call(function, *args, timeout_sec=_TIMEOUT_SECONDS)
+        except JSTimeoutException as error:
+            raise MathRenderError(f"MathJax took longer than {_TIMEOUT_SECONDS:g} s on this formula") from error
+
+
+@cache
+def _macros() -> tuple[str, ...]:
+    return tuple(cast(list[str], _call("studykitMacros")))
+
+
+@cache
+def _version() -> str:
+    return cast(str, _context().eval("studykitVersion"))
+
+
+def __getattr__(name: str) -> str:
+    # VERSION is read from the bundle itself, lazily, so that importing this module starts no V8.
+    if name == "VERSION":
+        return _version()
+    raise AttributeError(name)
+
+
+def _explain(message: str) -> str:
+    """MathJax's own message, plus the closest known command when it names an undefined one."""
+    undefined = _UNDEFINED.match(message)
+    if undefined:
+        close = difflib.get_close_matches(undefined.group(1), _macros(), n=1, cutoff=0.7)
+        if close:
+            return f"{message}; did you mean \\{close[0]}?"
+    return message
+
+
+def check(tex: str, display: bool) -> None:
+    """Parse only (TeX to MathJax's internal MathML, no layout); raise what a card would show as an error."""
+    message = cast(str, _call("studykitCheck", tex, display))
+    if message:
+        raise MathRenderError(_explain(message))
+
+
+def _glyph_id(outline: str) -> str:
+    # Named after the outline itself, so one ID means one outline in every formula and a page can
+    # define each glyph once. (MathJax's own IDs carry a per-formula counter.)
+    return "mjx-" + hashlib.blake2b(outline.encode("ascii"), digest_size=6).hexdigest()
+
+
+def render(tex: str, display: bool) -> RenderedMath:
+    drawn = cast(dict[str, Any], _call("studykitRender", tex, display))
+    if "error" in drawn:
+        raise MathRenderError(_explain(cast(str, drawn["error"])))
+    renamed: dict[str, str] = {}
+    glyphs: dict[str, str] = {}
+    for old_id, outline in cast(list[list[str]], drawn["glyphs"]):
+        new_id = _glyph_id(outline)
+        renamed[old_id] = new_id
+        glyphs[new_id] = f'<path id="{new_id}" d="{outline}"/>'
+
+    def use(match: re.Match[str]) -> str:
+        found = renamed.get(match.group(1))
+        return f'href="#{found}"' if found else match.group(0)
+
+    body = _GLYPH_HREF.sub(use, cast(str, drawn["body"]))
+    view_box = cast(str, drawn["viewBox"])
+    _min_x, min_y, width, height = (float(part) for part in view_box.split())
+    return RenderedMath(
+        tex=tex,
+        display=display,
+        view_box=view_box,
+        body=body,
+        glyphs=tuple(sorted(glyphs.items())),
+        width_em=width / _UNITS_PER_EM,
+        height_em=height / _UNITS_PER_EM,
+        # The viewBox runs from min_y (top, negative: above the baseline) down to the depth.
+        depth_em=(min_y + height) / _UNITS_PER_EM,
+    )
