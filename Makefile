@@ -54,3 +54,4 @@ distclean: clean
 # Rebuilds generator/engines/mathjax_bundle.js from the pinned npm packages (needs Node and npm).
 mathjax:
 	tools/mathjax/build.sh
+.PHONY: mathjax
