@@ -13,34 +13,34 @@
 //  - require is left out: it needs MathJax's component loader; every package it could load is
 //    already here.
 
-import { mathjax } from 'mathjax-full/js/mathjax.js';
-import { TeX } from 'mathjax-full/js/input/tex.js';
-import { SVG } from 'mathjax-full/js/output/svg.js';
-import { liteAdaptor } from 'mathjax-full/js/adaptors/liteAdaptor.js';
-import { RegisterHTMLHandler } from 'mathjax-full/js/handlers/html.js';
-import { STATE } from 'mathjax-full/js/core/MathItem.js';
-import { MapHandler } from 'mathjax-full/js/input/tex/MapHandler.js';
+import { mathjax } from 'mathjax-full/ts/mathjax.js';
+import { TeX } from 'mathjax-full/ts/input/tex.js';
+import { SVG } from 'mathjax-full/ts/output/svg.js';
+import { liteAdaptor } from 'mathjax-full/ts/adaptors/liteAdaptor.js';
+import { RegisterHTMLHandler } from 'mathjax-full/ts/handlers/html.js';
+import { STATE } from 'mathjax-full/ts/core/MathItem.js';
+import { MapHandler } from 'mathjax-full/ts/input/tex/MapHandler.js';
 
-import 'mathjax-full/js/input/tex/base/BaseConfiguration.js';
-import 'mathjax-full/js/input/tex/action/ActionConfiguration.js';
-import 'mathjax-full/js/input/tex/ams/AmsConfiguration.js';
-import 'mathjax-full/js/input/tex/configmacros/ConfigMacrosConfiguration.js';
-import 'mathjax-full/js/input/tex/mathtools/MathtoolsConfiguration.js';
-import 'mathjax-full/js/input/tex/mhchem/MhchemConfiguration.js';
-import 'mathjax-full/js/input/tex/newcommand/NewcommandConfiguration.js';
+import 'mathjax-full/ts/input/tex/base/BaseConfiguration.js';
+import 'mathjax-full/ts/input/tex/action/ActionConfiguration.js';
+import 'mathjax-full/ts/input/tex/ams/AmsConfiguration.js';
+import 'mathjax-full/ts/input/tex/configmacros/ConfigMacrosConfiguration.js';
+import 'mathjax-full/ts/input/tex/mathtools/MathtoolsConfiguration.js';
+import 'mathjax-full/ts/input/tex/mhchem/MhchemConfiguration.js';
+import 'mathjax-full/ts/input/tex/newcommand/NewcommandConfiguration.js';
 // What Anki's autoload would bring in on first use (AutoloadConfiguration's default list).
-import 'mathjax-full/js/input/tex/amscd/AmsCdConfiguration.js';
-import 'mathjax-full/js/input/tex/bbox/BboxConfiguration.js';
-import 'mathjax-full/js/input/tex/boldsymbol/BoldsymbolConfiguration.js';
-import 'mathjax-full/js/input/tex/braket/BraketConfiguration.js';
-import 'mathjax-full/js/input/tex/bussproofs/BussproofsConfiguration.js';
-import 'mathjax-full/js/input/tex/cancel/CancelConfiguration.js';
-import 'mathjax-full/js/input/tex/color/ColorConfiguration.js';
-import 'mathjax-full/js/input/tex/enclose/EncloseConfiguration.js';
-import 'mathjax-full/js/input/tex/extpfeil/ExtpfeilConfiguration.js';
-import 'mathjax-full/js/input/tex/html/HtmlConfiguration.js';
-import 'mathjax-full/js/input/tex/unicode/UnicodeConfiguration.js';
-import 'mathjax-full/js/input/tex/verb/VerbConfiguration.js';
+import 'mathjax-full/ts/input/tex/amscd/AmsCdConfiguration.js';
+import 'mathjax-full/ts/input/tex/bbox/BboxConfiguration.js';
+import 'mathjax-full/ts/input/tex/boldsymbol/BoldsymbolConfiguration.js';
+import 'mathjax-full/ts/input/tex/braket/BraketConfiguration.js';
+import 'mathjax-full/ts/input/tex/bussproofs/BussproofsConfiguration.js';
+import 'mathjax-full/ts/input/tex/cancel/CancelConfiguration.js';
+import 'mathjax-full/ts/input/tex/color/ColorConfiguration.js';
+import 'mathjax-full/ts/input/tex/enclose/EncloseConfiguration.js';
+import 'mathjax-full/ts/input/tex/extpfeil/ExtpfeilConfiguration.js';
+import 'mathjax-full/ts/input/tex/html/HtmlConfiguration.js';
+import 'mathjax-full/ts/input/tex/unicode/UnicodeConfiguration.js';
+import 'mathjax-full/ts/input/tex/verb/VerbConfiguration.js';
 
 const PACKAGES = [
   'base', 'action', 'ams', 'configmacros', 'mathtools', 'mhchem', 'newcommand',
