@@ -1,0 +1,115 @@
+"""How fast the MathJax engine draws real notes' formulas (tests/corpus/formulas/formulas.tsv).
+
+The corpus is rendered cold, in a fresh Python process: V8 starts, the bundle is parsed, then
+every formula is drawn once, in file order. Printed, each with PASS/FAIL against its target:
+
+  - formulas per second per core: formulas / CPU seconds of that process (user+sys, all threads,
+    V8's included), engine start included; target at least 200;
+  - slowest formula: the most CPU one formula took (the first pays for V8's warming up); at most
+    200 ms. Its wall-clock time is printed beside it;
+  - peak memory: the process's peak resident set size (ru_maxrss); at most 300 MB.
+
+CPU time decides PASS/FAIL because on a shared machine the wall clock also measures everybody
+else's processes (as bench/bench.py does); wall-clock figures are printed beside.
+
+Usage:  python bench/math_corpus.py
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "corpus" / "formulas" / "formulas.tsv"
+MIN_RATE = 200.0
+MAX_SLOWEST_MS = 200.0
+MAX_RSS_MB = 300.0
+
+
+def _formulas() -> list[tuple[str, bool]]:
+    lines = CORPUS.read_text(encoding="utf-8").splitlines()[1:]
+    unescape = {"n": "\n", "t": "\t"}
+    return [
+        (re.sub(r"\\(.)", lambda match: unescape.get(match.group(1), match.group(1)), fields[4]), fields[3] == "1")
+        for fields in (line.split("\t") for line in lines)
+    ]
+
+
+def child() -> None:
+    """Runs in the fresh process: draws the corpus and prints its figures as JSON."""
+    sys.path.insert(0, str(ROOT))
+    formulas = _formulas()
+    wall_start, cpu_start = time.perf_counter(), time.process_time()
+    from generator.engines import mathjax
+    from generator.engines._types import MathRenderError
+
+    mathjax.render("x", False)  # starts V8 and parses the bundle
+    load_cpu = time.process_time() - cpu_start
+    slowest = (0.0, 0.0, "")
+    errors = 0
+    for tex, display in formulas:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            mathjax.render(tex, display)
+        except MathRenderError:
+            errors += 1
+        cpu_ms = (time.process_time() - cpu) * 1000
+        if cpu_ms > slowest[0]:
+            slowest = (cpu_ms, (time.perf_counter() - wall) * 1000, tex)
+    figures = {
+        "formulas": len(formulas),
+        "errors": errors,
+        "cpu_s": time.process_time() - cpu_start,
+        "wall_s": time.perf_counter() - wall_start,
+        "load_cpu_s": load_cpu,
+        "slowest_cpu_ms": slowest[0],
+        "slowest_wall_ms": slowest[1],
+        "slowest_tex": slowest[2],
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "version": mathjax.VERSION,
+    }
+    print(json.dumps(figures))
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main() -> int:
+    run = subprocess.run([sys.executable, __file__, "--child"], capture_output=True, text=True, check=True)
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    rate = figures["formulas"] / figures["cpu_s"]
+    wall_rate = figures["formulas"] / figures["wall_s"]
+    print(
+        f"MathJax {figures['version']}: {figures['formulas']} formulas from {CORPUS.relative_to(ROOT)}, "
+        f"{figures['errors']} rejected by MathJax; engine start {figures['load_cpu_s'] * 1000:.0f} ms CPU"
+    )
+    checks = [
+        (
+            f"formulas/s per core   {rate:7.1f}  (wall clock {wall_rate:.1f}/s)   target >= {MIN_RATE:g}",
+            rate >= MIN_RATE,
+        ),
+        (
+            f"slowest formula ms    {figures['slowest_cpu_ms']:7.1f}  (wall clock {figures['slowest_wall_ms']:.1f} ms)"
+            f"   target <= {MAX_SLOWEST_MS:g}",
+            figures["slowest_cpu_ms"] <= MAX_SLOWEST_MS,
+        ),
+        (f"peak RSS MB           {figures['rss_mb']:7.1f}   target <= {MAX_RSS_MB:g}", figures["rss_mb"] <= MAX_RSS_MB),
+    ]
+    for line, ok in checks:
+        print(f"{_verdict(ok)}  {line}")
+    print(f"slowest formula: {figures['slowest_tex'][:100]}")
+    return 0 if all(ok for _, ok in checks) else 1
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--child"]:
+        child()
+    else:
+        sys.exit(main())
