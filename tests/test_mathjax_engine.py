@@ -8,6 +8,8 @@ difference in size means our bundle, its V8 or our post-processing drew somethin
 from __future__ import annotations
 
 import json
+import multiprocessing
+import multiprocessing.queues
 import re
 import shutil
 import subprocess
@@ -228,3 +230,19 @@ def test_engine_is_loaded_once() -> None:
     assert mathjax._context() is first
     assert mathjax.VERSION == "3.2.2"
     assert mathjax.NAME == "mathjax"
+
+
+def _width_in_child(queue: multiprocessing.queues.Queue[float]) -> None:
+    queue.put(mathjax.render("y^2", False).width_em)
+
+
+def test_a_forked_worker_starts_its_own_engine() -> None:
+    # The parent's V8 threads do not survive fork(); the worker must not reuse its context.
+    mathjax.render("x", False)
+    fork = multiprocessing.get_context("fork")
+    queue: multiprocessing.queues.Queue[float] = fork.Queue()
+    worker = fork.Process(target=_width_in_child, args=(queue,))
+    worker.start()
+    assert queue.get(timeout=30) == pytest.approx(mathjax.render("y^2", False).width_em)
+    worker.join(10)
+    assert worker.exitcode == 0

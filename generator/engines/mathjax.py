@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import difflib
 import hashlib
+import os
 import re
 import threading
 from functools import cache
@@ -35,15 +36,24 @@ _GLYPH_HREF = re.compile(r'xlink:href="#([^"]+)"')
 _LOCK = threading.Lock()
 
 
-@cache
+_engine: tuple[int, MiniRacer] | None = None
+
+
 def _context() -> MiniRacer:
-    """The one V8 context with MathJax loaded; parsing the bundle costs ~0.3 s, so once per process."""
-    context = MiniRacer()
-    context.eval(files("generator.engines").joinpath(_BUNDLE).read_text(encoding="utf-8"))
-    # Freed by mini-racer's __del__ at interpreter shutdown, the context waits forever on its
-    # event-loop thread, which is gone by then; freed here, while that thread still runs, it doesn't.
-    atexit.register(context.close)
-    return context
+    """The one V8 context with MathJax loaded; parsing the bundle costs ~0.2 s, so once per process.
+
+    Keyed by process id: a worker forked from a process that had started V8 inherits a context
+    whose V8 threads did not survive the fork, so it starts its own.
+    """
+    global _engine
+    if _engine is None or _engine[0] != os.getpid():
+        context = MiniRacer()
+        context.eval(files("generator.engines").joinpath(_BUNDLE).read_text(encoding="utf-8"))
+        # Freed by mini-racer's __del__ at interpreter shutdown, the context waits forever on its
+        # event-loop thread, which is gone by then; freed here, while that thread still runs, it doesn't.
+        atexit.register(context.close)
+        _engine = (os.getpid(), context)
+    return _engine[1]
 
 
 def _call(function: str, *args: object) -> Any:
@@ -61,7 +71,8 @@ def _macros() -> tuple[str, ...]:
 
 @cache
 def _version() -> str:
-    return cast(str, _context().eval("studykitVersion"))
+    with _LOCK:
+        return cast(str, _context().eval("studykitVersion"))
 
 
 def __getattr__(name: str) -> str:
