@@ -113,6 +113,11 @@ def test_corpus_matches_node_mathjax() -> None:
         if isinstance(mine, str):
             problems.append(f"{tex}: ours failed ({mine}), node MathJax drew it")
             continue
+        # Every glyph the drawing places is defined, under the one ID scheme, in the colour of the text.
+        if set(re.findall(r'href="#([^"]+)"', mine.body)) - _ids(mine) or "xlink:" in mine.body:
+            problems.append(f"{tex}: places a glyph it does not define")
+        if "black" in mine.body:
+            problems.append(f"{tex}: draws in black, not currentColor")
         for name, size_em in (("width", mine.width_em), ("height", mine.height_em)):
             expected = theirs[name] * X_HEIGHT_EM
             if abs(size_em - expected) > max(0.01 * expected, 0.002):
