@@ -140,6 +140,13 @@ def test_double_bar_draws_no_backslash() -> None:
     assert norm.glyphs == mathjax.render(r"\Vert x\Vert", False).glyphs
 
 
+def test_bigr_brace_is_a_big_brace() -> None:
+    big = mathjax.render(r"S = \bigr\{ x \mid x > 0 \bigr\}", False)
+    plain = mathjax.render(r"S = \{ x \mid x > 0 \}", False)
+    assert big.height_em > plain.height_em
+    assert not _ids(mathjax.render(r"\backslash", False)) & _ids(big)
+
+
 def test_not_equals_is_the_not_equal_sign() -> None:
     written = mathjax.render(r"a \not = b", False)
     assert written.glyphs == mathjax.render(r"a \neq b", False).glyphs
