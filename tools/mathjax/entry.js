@@ -82,9 +82,10 @@ function fromEx(value) {
 
 function stripData(node) {
   // data-mml-node, data-c, data-variant… describe MathML for MathJax's own menus; no use in a PDF.
+  // Ids go too (a tag's "mjx-eqn:1", \cssId's): the same formula twice on a page would repeat them.
   if (!node.attributes) return;
   for (const name of Object.keys(node.attributes)) {
-    if (name.startsWith('data-')) delete node.attributes[name];
+    if (name.startsWith('data-') || name === 'id') delete node.attributes[name];
   }
   for (const child of node.children || []) stripData(child);
 }
@@ -117,6 +118,24 @@ function forgetEarlierFormulas() {
     const map = tex.parseOptions.handlers.retrieve(name);
     if (map && map.map instanceof Map) map.map.clear();
   }
+}
+
+// MathJax places a tagged formula and its tag in two nested <svg>s the size of the whole drawing
+// (no width or height: 100%), each with a 1-unit-wide viewBox aligned left, centre or right.
+// Chromium draws that; WeasyPrint draws them tiny and misplaced. Each becomes the <g> with the
+// transform the nested viewport stands for (SVG's preserveAspectRatio "meet" arithmetic).
+function flattenViewports(node, width, height) {
+  for (const child of node.children || []) flattenViewports(child, width, height);
+  const attributes = node.attributes;
+  if (node.kind !== 'svg' || !attributes || attributes.width !== undefined || !attributes.viewBox) return;
+  const [vx, vy, vw, vh] = attributes.viewBox.split(/\s+/).map(parseFloat);
+  const align = attributes.preserveAspectRatio || 'xMidYMid';
+  const scale = Math.min(width / vw, height / vh);
+  const free = width - vw * scale;
+  const x = (align.startsWith('xMin') ? 0 : align.startsWith('xMax') ? free : free / 2) - vx * scale;
+  const y = (height - vh * scale) / 2 - vy * scale;
+  node.kind = 'g';
+  node.attributes = { transform: `translate(${x.toFixed(1)},${y.toFixed(1)}) scale(${+scale.toFixed(6)})` };
 }
 
 globalThis.studykitCheck = function (source, display) {
@@ -161,6 +180,7 @@ globalThis.studykitRender = function (source, display) {
       viewBox = [0, (depth - height).toFixed(1), width.toFixed(1), height.toFixed(1)].join(' ');
       adaptor.setAttribute(child, 'transform', 'scale(1,-1)');
       unscaleTables(child);
+      flattenViewports(child, width, height);
     }
     stripData(child);
     fixText(child);
