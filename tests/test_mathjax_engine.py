@@ -260,3 +260,9 @@ def test_a_forked_worker_starts_its_own_engine() -> None:
     assert queue.get(timeout=30) == pytest.approx(mathjax.render("y^2", False).width_em)
     worker.join(10)
     assert worker.exitcode == 0
+
+
+def test_require_of_a_bundled_package_works_and_of_another_is_an_error() -> None:
+    assert mathjax.render(r"\require{cancel} \cancel{x}", False).width_em > 0
+    with pytest.raises(MathRenderError, match=r'Package "physics" is not in studykit\'s MathJax bundle'):
+        mathjax.check(r"\require{physics} \dv{f}{x}", False)

@@ -10,8 +10,8 @@
 // commands is used, so bundling them all up front draws the same. Two differ on purpose:
 //  - noundefined is left out: on a card it shows an unknown \foo as red text; here it must be an
 //    error so that studykit can report it (with a "did you mean") before the card is made;
-//  - require is left out: it needs MathJax's component loader; every package it could load is
-//    already here.
+//  - require is replaced (REQUIRE below): MathJax's needs its component loader; here every
+//    package it could load is already in, so \require{name} checks the name and does nothing.
 
 import { mathjax } from 'mathjax-full/ts/mathjax.js';
 import { TeX } from 'mathjax-full/ts/input/tex.js';
@@ -20,6 +20,9 @@ import { liteAdaptor } from 'mathjax-full/ts/adaptors/liteAdaptor.js';
 import { RegisterHTMLHandler } from 'mathjax-full/ts/handlers/html.js';
 import { STATE } from 'mathjax-full/ts/core/MathItem.js';
 import { MapHandler } from 'mathjax-full/ts/input/tex/MapHandler.js';
+import { CommandMap } from 'mathjax-full/ts/input/tex/SymbolMap.js';
+import { Configuration } from 'mathjax-full/ts/input/tex/Configuration.js';
+import TexError from 'mathjax-full/ts/input/tex/TexError.js';
 
 import 'mathjax-full/ts/input/tex/base/BaseConfiguration.js';
 import 'mathjax-full/ts/input/tex/action/ActionConfiguration.js';
@@ -48,6 +51,22 @@ const PACKAGES = [
   'extpfeil', 'html', 'unicode', 'verb',
 ];
 
+// \require{cancel} works on a card (Anki loads the package); here the package is bundled already.
+// Packages Anki could load but this bundle lacks (physics, …) are an error, in MathJax's words.
+const REQUIRE = 'studykit-require';
+new CommandMap(REQUIRE, { require: 'Require' }, {
+  Require(parser, name) {
+    const required = parser.GetArgument(name);
+    if (required.match(/[^_a-zA-Z0-9]/) || required === '') {
+      throw new TexError('BadPackageName', 'Argument for %1 is not a valid package name', name);
+    }
+    if (!PACKAGES.includes(required)) {
+      throw new TexError('BadRequire', 'Package "%1" is not in studykit\'s MathJax bundle', required);
+    }
+  },
+});
+Configuration.create(REQUIRE, { handler: { macro: [REQUIRE] } });
+
 // The metrics MathJax's own node examples convert with (tex2svg): 16px em, 8px ex, 80em line.
 // They only matter for text MathJax cannot draw from its fonts (its size is guessed from them);
 // the test compares against node MathJax run with the same numbers.
@@ -61,7 +80,7 @@ const TEXT_FAMILIES = '"Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans
 const adaptor = liteAdaptor();
 RegisterHTMLHandler(adaptor);
 const tex = new TeX({
-  packages: PACKAGES,
+  packages: [...PACKAGES, REQUIRE],
   // Throw instead of drawing the message in red: the caller turns it into an error report.
   formatError: (jax, error) => { throw error; },
 });
