@@ -242,7 +242,7 @@ def test_engine_is_loaded_once() -> None:
     mathjax.render("a", False)
     mathjax.check("b", True)
     assert mathjax._context() is first
-    assert mathjax.VERSION == "3.2.2"
+    assert mathjax.VERSION == "3.2.2" == mathjax._context().eval("studykitVersion")
     assert mathjax.NAME == "mathjax"
 
 

@@ -25,6 +25,19 @@ from generator.engines._types import MathRenderError, RenderedMath
 
 NAME = "mathjax"
 _BUNDLE = "mathjax_bundle.js"
+
+
+def _bundled_version() -> str:
+    # build.sh writes "// MathJax 3.2.2 (mathjax-full), …" as the bundle's first line, so the version
+    # is known without starting V8.
+    with files("generator.engines").joinpath(_BUNDLE).open(encoding="utf-8") as bundle:
+        banner = re.match(r"// MathJax (\S+) ", bundle.readline())
+    if not banner:
+        raise RuntimeError(f"{_BUNDLE} has no version banner; rebuild it with tools/mathjax/build.sh")
+    return banner.group(1)
+
+
+VERSION = _bundled_version()
 # MathJax's SVG is drawn in its font's units: 1000 to the em.
 _UNITS_PER_EM = 1000.0
 # A formula that takes longer than this is stuck (MathJax's own limits on macro expansion and
@@ -69,19 +82,6 @@ def _macros() -> tuple[str, ...]:
     return tuple(cast(list[str], _call("studykitMacros")))
 
 
-@cache
-def _version() -> str:
-    with _LOCK:
-        return cast(str, _context().eval("studykitVersion"))
-
-
-def __getattr__(name: str) -> str:
-    # VERSION is read from the bundle itself, lazily, so that importing this module starts no V8.
-    if name == "VERSION":
-        return _version()
-    raise AttributeError(name)
-
-
 def _explain(message: str) -> str:
     """MathJax's own message, plus the closest known command when it names an undefined one."""
     undefined = _UNDEFINED.match(message)
@@ -106,6 +106,7 @@ def _glyph_id(outline: str) -> str:
 
 
 def render(tex: str, display: bool) -> RenderedMath:
+    """Draw one formula: SVG body, its glyphs under outline-named IDs, sizes in em; MathRenderError if it can't."""
     drawn = cast(dict[str, Any], _call("studykitRender", tex, display))
     if "error" in drawn:
         raise MathRenderError(_explain(cast(str, drawn["error"])))

@@ -8,6 +8,7 @@ out="$here/../../generator/engines"
 cd "$here"
 # --ignore-scripts: esbuild's install script only checks its binary; nothing else needs one.
 [ -d node_modules/mathjax-full ] && [ -x node_modules/.bin/esbuild ] || npm ci --ignore-scripts --no-audit --no-fund
+version=$(node -p "require('./node_modules/mathjax-full/package.json').version")
 build() {
     # iife: one script that defines the studykit* functions on globalThis; minified, because V8
     # parses the bundle once per process. entry.js imports MathJax's TypeScript sources (shipped
@@ -16,6 +17,7 @@ build() {
     # rely on TypeScript's old field semantics, hence useDefineForClassFields false.
     ./node_modules/.bin/esbuild entry.js --bundle --format=iife --platform=neutral --target=es2020 \
         --tsconfig-raw='{"compilerOptions":{"useDefineForClassFields":false}}' \
+        --banner:js="// MathJax $version (mathjax-full), TeX to SVG for studykit: built by tools/mathjax/build.sh" \
         --minify --legal-comments=eof --charset=utf8 --log-level=warning --outfile="$1"
 }
 build "$out/mathjax_bundle.js"
@@ -23,4 +25,4 @@ build "$here/.rebuild-check.js"
 cmp "$out/mathjax_bundle.js" "$here/.rebuild-check.js"
 rm "$here/.rebuild-check.js"
 cp node_modules/mathjax-full/LICENSE "$out/MATHJAX-LICENSE.txt"
-echo "built $out/mathjax_bundle.js ($(wc -c < "$out/mathjax_bundle.js") bytes, MathJax $(node -p "require('./node_modules/mathjax-full/package.json').version"))"
+echo "built $out/mathjax_bundle.js ($(wc -c < "$out/mathjax_bundle.js") bytes, MathJax $version)"
