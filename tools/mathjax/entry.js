@@ -4,9 +4,9 @@
 // package is bundled up front, so nothing is fetched at run time. The functions at the bottom are
 // the whole interface; generator/engines/mathjax.py is their only caller.
 //
-// Packages: the same as Anki's cards (ankitects/anki ts/mathjax/index.ts: base, action, ams,
-// autoload, configmacros, mathtools, mhchem, newcommand, noundefined, require, MathJax ^3.1.2,
-// which resolves to 3.2.2). "autoload" loads these packages the first time one of their
+// Packages: the same as Anki's cards (ankitects/anki ts/mathjax/index.ts at 45cc992: base, action,
+// ams, autoload, configmacros, mathtools, mhchem, newcommand, noundefined, require; Anki's
+// package.json asks for mathjax ^3.1.2, whose newest release is 3.2.2, the version pinned here). "autoload" loads these packages the first time one of their
 // commands is used, so bundling them all up front draws the same. Two differ on purpose:
 //  - noundefined is left out: on a card it shows an unknown \foo as red text; here it must be an
 //    error so that studykit can report it (with a "did you mean") before the card is made;
@@ -52,7 +52,7 @@ const PACKAGES = [
 ];
 
 // \require{cancel} works on a card (Anki loads the package); here the package is bundled already.
-// Packages Anki could load but this bundle lacks (physics, …) are an error, in MathJax's words.
+// A package Anki could load but this bundle lacks (physics, …) is an error naming it.
 const REQUIRE = 'studykit-require';
 new CommandMap(REQUIRE, { require: 'Require' }, {
   Require(parser, name) {
