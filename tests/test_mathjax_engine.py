@@ -97,12 +97,8 @@ def test_corpus_matches_node_mathjax() -> None:
     assert referee.stdin is not None
     referee.stdin.write(json.dumps(formulas))
     referee.stdin.close()
-    ours: list[RenderedMath | str] = []
-    for tex, display in formulas:
-        try:
-            ours.append(mathjax.render(tex, display))
-        except MathRenderError as error:
-            ours.append(str(error))
+    # render_many is render for each formula in one call into V8 (test_render_many_is_render).
+    ours = [str(item) if isinstance(item, MathRenderError) else item for item in mathjax.render_many(formulas)]
     assert referee.stdout is not None
     reference = json.loads(referee.stdout.read())
     assert referee.wait() == 0
@@ -266,3 +262,15 @@ def test_require_of_a_bundled_package_works_and_of_another_is_an_error() -> None
     assert mathjax.render(r"\require{cancel} \cancel{x}", False).width_em > 0
     with pytest.raises(MathRenderError, match=r'Package "physics" is not in studykit\'s MathJax bundle'):
         mathjax.check(r"\require{physics} \dv{f}{x}", False)
+
+
+def test_render_many_is_render() -> None:
+    formulas = [*_corpus()[::40], (r"\frac{a}{b", False), (r"\nabal", True)]
+    many = mathjax.render_many(formulas)
+    assert len(many) == len(formulas)
+    for (tex, display), drawn in zip(formulas, many, strict=True):
+        try:
+            assert drawn == mathjax.render(tex, display)
+        except MathRenderError as error:
+            assert isinstance(drawn, MathRenderError) and str(drawn) == str(error)
+    assert mathjax.render_many([]) == []
