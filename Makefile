@@ -71,3 +71,7 @@ distclean: clean clean-cache
 	rm -rf $(VENV) *.egg-info
 
 FORCE:
+# Rebuilds generator/engines/mathjax_bundle.js from the pinned npm packages (needs Node and npm).
+mathjax:
+	tools/mathjax/build.sh
+.PHONY: mathjax

@@ -31,6 +31,25 @@ _jobs = click.option(
     help="Processes that render math in parallel.",
 )
 _quiet = click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
+
+
+def _use_math_engine(context: click.Context, parameter: click.Parameter, name: str | None) -> str | None:
+    if name is not None:
+        from generator import mathrender
+
+        mathrender.use(name)
+    return name
+
+
+_math = click.option(
+    "--math",
+    type=click.Choice(["mathjax", "ziamath"]),
+    default=None,
+    callback=_use_math_engine,
+    expose_value=False,
+    help="Math engine for the PDFs and the page: mathjax (default, as Anki's cards draw math) or ziamath "
+    "(pure Python, knows fewer commands; see README).",
+)
 _verbose = click.option("-v", "--verbose", is_flag=True, help="Also print the time each stage took.")
 
 
@@ -112,6 +131,7 @@ def _outputs_help() -> str:
 @_jobs
 @_quiet
 @_verbose
+@_math
 def build(
     outputs: tuple[str, ...],
     content_dir: Path,
@@ -150,6 +170,7 @@ def build(
 @_content
 @_strict
 @_jobs
+@_math
 def check(content_dir: Path, strict: bool, jobs: int) -> None:
     """Read and validate every note; write nothing."""
     from generator import build as pipeline

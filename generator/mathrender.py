@@ -13,6 +13,7 @@ import concurrent.futures
 import hashlib
 import importlib
 import json
+import multiprocessing
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -22,9 +23,13 @@ from types import ModuleType
 
 from generator import context
 
-DEFAULT_ENGINE = "ziamath"
+# MathJax 3, as Anki's cards draw math; ziamath (pure Python, fewer commands) stays as a documented fallback.
+DEFAULT_ENGINE = "mathjax"
+ENGINES = ("mathjax", "ziamath")
 # Below this many uncached formulas, starting worker processes costs more than it saves.
-_PARALLEL_THRESHOLD = 64
+_PARALLEL_THRESHOLD = 400
+# Formulas drawn per call into the engine (and per task of a worker).
+_BATCH = 64
 # Formulas kept in memory between the reader and the writers. Bounded: a bank of thousands of notes has
 # tens of thousands of formulas (~10 KB of SVG each); beyond this many, a writer reads the disk cache again.
 _IN_MEMORY = 4096
@@ -63,6 +68,15 @@ def engine() -> ModuleType:
     return importlib.import_module(f"generator.engines.{name}")
 
 
+def use(name: str) -> None:
+    """Draw math with the engine `name` from now on, in this process and the workers it starts."""
+    if name not in ENGINES:
+        raise ValueError(f"unknown math engine {name!r}; choose from {', '.join(ENGINES)}")
+    os.environ["STUDYKIT_MATH_ENGINE"] = name
+    engine.cache_clear()
+    render.cache_clear()
+
+
 def hint() -> str:
     """What to do about a formula the engine refuses, in the engine's terms."""
     return str(engine().HINT)
@@ -94,6 +108,12 @@ def render(tex: str, display: bool) -> RenderedMath:
     except (OSError, ValueError, TypeError, KeyError):
         pass  # not cached yet, or a damaged entry: render afresh
     rendered: RenderedMath = engine().render(tex, display)
+    _store(rendered)
+    return rendered
+
+
+def _store(rendered: RenderedMath) -> None:
+    path = _cache_path(rendered.tex, rendered.display)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
@@ -101,45 +121,65 @@ def render(tex: str, display: bool) -> RenderedMath:
         os.replace(temporary, path)
     except OSError:
         pass  # a read-only cache only costs speed
-    return rendered
 
 
 def is_cached(tex: str, display: bool) -> bool:
     return _cache_path(tex, display).is_file()
 
 
-def _render_for_pool(formula: tuple[str, bool]) -> str | None:
-    """Worker: render into the disk cache; return the error message, if any (exceptions do not pickle well)."""
-    try:
-        render(*formula)
-    except MathRenderError as error:
-        return str(error)
-    return None
+def _render_batch(formulas: list[tuple[str, bool]]) -> list[str | None]:
+    """Render formulas into the disk cache; the error message of each, or None (exceptions do not pickle well).
+
+    An engine with `render_many` draws a whole batch in one call (MathJax: one call into V8 instead of one per
+    formula); the others draw one at a time.
+    """
+    current = engine()
+    if hasattr(current, "render_many"):
+        results: list[str | None] = []
+        for outcome in current.render_many(formulas):
+            if isinstance(outcome, RenderedMath):
+                _store(outcome)
+                results.append(None)
+            else:
+                results.append(str(outcome))
+        return results
+    errors: list[str | None] = []
+    for tex, display in formulas:
+        try:
+            render(tex, display)
+            errors.append(None)
+        except MathRenderError as error:
+            errors.append(str(error))
+    return errors
 
 
 def prerender(
     formulas: list[tuple[str, bool]], jobs: int, progress: Callable[[int], None] | None = None
 ) -> dict[tuple[str, bool], str]:
-    """Render every formula not yet cached, on `jobs` processes; return the errors by formula.
+    """Render every formula not yet cached, in batches on `jobs` processes; return the errors by formula.
 
     Rendering is CPU work, so threads would not help; worker processes write the disk cache and
     the caller's later `render` calls read it back.
     """
     unique = list(dict.fromkeys(formulas))
     todo = [formula for formula in unique if not is_cached(*formula)]
+    batches = [todo[start : start + _BATCH] for start in range(0, len(todo), _BATCH)]
     errors: dict[tuple[str, bool], str] = {}
-    if jobs > 1 and len(todo) >= _PARALLEL_THRESHOLD:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-            for formula, error in zip(todo, pool.map(_render_for_pool, todo, chunksize=16), strict=True):
-                if error is not None:
-                    errors[formula] = error
-                if progress:
-                    progress(1)
-        todo = [formula for formula in todo if formula not in errors and not is_cached(*formula)]
-    for formula in todo:  # serially: few formulas, one core, or a cache that cannot be written
-        error = _render_for_pool(formula)
-        if error is not None:
-            errors[formula] = error
+
+    def collect(batch: list[tuple[str, bool]], results: list[str | None]) -> None:
+        for formula, error in zip(batch, results, strict=True):
+            if error is not None:
+                errors[formula] = error
         if progress:
-            progress(1)
+            progress(len(batch))
+
+    if jobs > 1 and len(todo) >= _PARALLEL_THRESHOLD:
+        # spawn, not fork: a forked worker would share the parent's engine (V8's threads do not survive fork).
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            for batch, results in zip(batches, pool.map(_render_batch, batches), strict=True):
+                collect(batch, results)
+    else:
+        for batch in batches:
+            collect(batch, _render_batch(batch))
     return errors
