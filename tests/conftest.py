@@ -1,13 +1,21 @@
-"""Shared fixtures: the real content built once per test session into a temporary folder."""
+"""Shared fixtures and helpers.
+
+The real content is built once per test session into a temporary folder; tests that only read an
+output use that build. Bad-input tests run the command line in-process (`studykit`), which costs a
+fraction of a second where a `python -m generator` process costs a second or more of imports.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 from generator import build as pipeline
+from generator.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
@@ -16,7 +24,7 @@ TEMPLATES = ROOT / "templates"
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> pipeline.BuildReport:
-    """The three outputs of the shipped deck, built once."""
+    """The outputs of the shipped deck, built once."""
     output = tmp_path_factory.mktemp("build")
     return pipeline.build(CONTENT, output)
 
@@ -33,3 +41,39 @@ def content_copy(tmp_path: Path) -> Path:
     target = tmp_path / "content"
     shutil.copytree(CONTENT, target)
     return target
+
+
+@pytest.fixture
+def previous_build(tmp_path: Path, outputs: dict[str, Path]) -> Path:
+    """An output folder holding a previous good build of every output (a copy of the session's build)."""
+    output = tmp_path / "out"
+    shutil.copytree(outputs["apkg"].parent, output)
+    assert {".apkg", ".html", ".pdf"} <= {p.suffix for p in output.iterdir()}
+    return output
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """Every file of `folder`, hidden ones included, so that a leftover temporary file shows."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def note_file(content: Path, number: int) -> Path:
+    return next(content.glob(f"{number}-*.md"))
+
+
+def line_of(text: str, needle: str, start: int = 0) -> int:
+    """The 1-based line on which `needle` first occurs (at or after `start`) in `text`."""
+    return text.count("\n", 0, text.index(needle, start)) + 1
+
+
+def studykit(*arguments: str | Path) -> Result:
+    """The `studykit` command line run in-process.
+
+    `result.stdout` and `result.stderr` are what the process would print. Click turns studykit's own
+    errors (and Ctrl-C) into SystemExit; any other exception escaping is what `studykit` (generator.cli.main)
+    would report as "internal error", exit 2: a bug, so it is raised here with its traceback.
+    """
+    result = CliRunner().invoke(cli, [str(argument) for argument in arguments])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"studykit {' '.join(map(str, arguments))}: internal error") from result.exception
+    return result
