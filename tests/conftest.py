@@ -20,13 +20,16 @@ from generator.cli import cli
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
 TEMPLATES = ROOT / "templates"
+EPOCH = 1_700_000_000  # 2023-11-14T22:13:20Z: SOURCE_DATE_EPOCH of the session's build
 
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> pipeline.BuildReport:
-    """The outputs of the shipped deck, built once."""
+    """Every output of the shipped deck, built once, with SOURCE_DATE_EPOCH set (the PDFs' creation date)."""
     output = tmp_path_factory.mktemp("build")
-    return pipeline.build(CONTENT, output)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+        return pipeline.build(CONTENT, output)
 
 
 @pytest.fixture(scope="session")
