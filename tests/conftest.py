@@ -7,9 +7,14 @@ fraction of a second where a `python -m generator` process costs a second or mor
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
+import importlib
+import multiprocessing
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -23,13 +28,68 @@ TEMPLATES = ROOT / "templates"
 EPOCH = 1_700_000_000  # 2023-11-14T22:13:20Z: SOURCE_DATE_EPOCH of the session's build
 
 
+def _call(function: str, *arguments: Any) -> Any:
+    """Run `module:function` (importable by name, so that a worker process can find it)."""
+    module, name = function.split(":")
+    return getattr(importlib.import_module(module), name)(*arguments)
+
+
+class Background:
+    """Slow reads of the session's outputs (pdfplumber on a long PDF), done on a second process.
+
+    The session's build hands them over as soon as the files exist, so that they run while this
+    process goes on with other tests; a fixture that needs one waits for it (or starts it, if nobody did).
+    """
+
+    def __init__(self) -> None:
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._started: dict[tuple[str, tuple[Any, ...]], concurrent.futures.Future[Any]] = {}
+
+    def start(self, function: str, *arguments: Any) -> None:
+        if (function, arguments) not in self._started:
+            if self._pool is None:
+                # A fresh interpreter: forking this one (browser threads, open collections) is not safe.
+                context = multiprocessing.get_context("spawn")
+                self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context)
+            self._started[function, arguments] = self._pool.submit(_call, function, *arguments)
+
+    def result(self, function: str, *arguments: Any) -> Any:
+        self.start(function, *arguments)
+        return self._started[function, arguments].result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+
 @pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> pipeline.BuildReport:
+def background() -> Iterator[Background]:
+    work = Background()
+    yield work
+    work.close()
+
+
+# What to read in the background once the session's build is written: (test file that needs it, reader, output).
+READ_AHEAD = [
+    ("test_cheatsheet.py", "tests.test_cheatsheet:read_booklet", "full.pdf"),
+    ("test_cards_pdf.py", "tests.test_cards_pdf:read_sheets", "cards.pdf"),
+]
+
+
+@pytest.fixture(scope="session")
+def built(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, background: Background
+) -> pipeline.BuildReport:
     """Every output of the shipped deck, built once, with SOURCE_DATE_EPOCH set (the PDFs' creation date)."""
     output = tmp_path_factory.mktemp("build")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
-        return pipeline.build(CONTENT, output)
+        report = pipeline.build(CONTENT, output)
+    collected = {item.path.name for item in request.session.items}
+    for test_file, reader, kind in READ_AHEAD:
+        if test_file in collected:
+            background.start(reader, output / f"{report.deck.slug}.{kind}")
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from generator import build as pipeline
 from generator.markup import MATH_SPAN
 from generator.model import Note
 from generator.writers import pdf as pdf_writer
-from tests.conftest import CONTENT, EPOCH
+from tests.conftest import CONTENT, EPOCH, Background
 
 MM = 72 / 25.4
 A4 = (210 * MM, 297 * MM)
@@ -292,12 +292,11 @@ class BookletPage:
     code_colours: frozenset[tuple[float, ...]]
 
 
-@pytest.fixture(scope="module")
-def booklet_read(booklet: tuple[pipeline.BuildReport, Path]) -> list[BookletPage]:
+def read_booklet(path: Path) -> list[BookletPage]:
     """Each page read once (pdfplumber is slow): its text, header, footer and the colours of its code."""
     band = 16 * MM
     pages = []
-    with pdfplumber.open(booklet[1]) as pdf:
+    with pdfplumber.open(path) as pdf:
         for page in pdf.pages:
             pages.append(
                 BookletPage(
@@ -313,6 +312,13 @@ def booklet_read(booklet: tuple[pipeline.BuildReport, Path]) -> list[BookletPage
                     ),
                 )
             )
+    return pages
+
+
+@pytest.fixture(scope="module")
+def booklet_read(booklet: tuple[pipeline.BuildReport, Path], background: Background) -> list[BookletPage]:
+    """The booklet read on the background process (the session's build started it)."""
+    pages: list[BookletPage] = background.result("tests.test_cheatsheet:read_booklet", booklet[1])
     return pages
 
 
