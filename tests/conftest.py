@@ -35,7 +35,7 @@ def _call(function: str, *arguments: Any) -> Any:
 
 
 class Background:
-    """Slow reads of the session's outputs (pdfplumber on a long PDF), done on a second process.
+    """Slow reads of the session's outputs (pdfplumber on a long PDF, the Nu checker), done on a second process.
 
     The session's build hands them over as soon as the files exist, so that they run while this
     process goes on with other tests; a fixture that needs one waits for it (or starts it, if nobody did).
@@ -73,6 +73,7 @@ def background() -> Iterator[Background]:
 READ_AHEAD = [
     ("test_cheatsheet.py", "tests.test_cheatsheet:read_booklet", "full.pdf"),
     ("test_cards_pdf.py", "tests.test_cards_pdf:read_sheets", "cards.pdf"),
+    ("test_page_quality.py", "tests.test_page_quality:run_vnu", "html"),
 ]
 
 
