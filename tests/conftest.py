@@ -1,25 +1,97 @@
-"""Shared fixtures: the real content built once per test session into a temporary folder."""
+"""Shared fixtures and helpers.
+
+The real content is built once per test session into a temporary folder; tests that only read an
+output use that build. Bad-input tests run the command line in-process (`studykit`), which costs a
+fraction of a second where a `python -m generator` process costs a second or more of imports.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
+import hashlib
+import importlib
+import multiprocessing
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 
 from generator import build as pipeline
+from generator.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT_ROOT = ROOT / "content"
 CONTENT = CONTENT_ROOT / "dl-interview-51-65"  # the English deck, the one the tests know note by note
 TEMPLATES = ROOT / "templates"
+EPOCH = 1_700_000_000  # 2023-11-14T22:13:20Z: SOURCE_DATE_EPOCH of the session's build
+
+
+def _call(function: str, *arguments: Any) -> Any:
+    """Run `module:function` (importable by name, so that a worker process can find it)."""
+    module, name = function.split(":")
+    return getattr(importlib.import_module(module), name)(*arguments)
+
+
+class Background:
+    """Slow reads of the session's outputs (pdfplumber on a long PDF, the Nu checker), done on a second process.
+
+    The session's build hands them over as soon as the files exist, so that they run while this
+    process goes on with other tests; a fixture that needs one waits for it (or starts it, if nobody did).
+    """
+
+    def __init__(self) -> None:
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._started: dict[tuple[str, tuple[Any, ...]], concurrent.futures.Future[Any]] = {}
+
+    def start(self, function: str, *arguments: Any) -> None:
+        if (function, arguments) not in self._started:
+            if self._pool is None:
+                # A fresh interpreter: forking this one (browser threads, open collections) is not safe.
+                context = multiprocessing.get_context("spawn")
+                self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context)
+            self._started[function, arguments] = self._pool.submit(_call, function, *arguments)
+
+    def result(self, function: str, *arguments: Any) -> Any:
+        self.start(function, *arguments)
+        return self._started[function, arguments].result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> pipeline.BuildReport:
-    """Every output of the shipped deck, built once."""
+def background() -> Iterator[Background]:
+    work = Background()
+    yield work
+    work.close()
+
+
+# What to read in the background once the session's build is written: (test file that needs it, reader, output).
+READ_AHEAD = [
+    ("test_cheatsheet.py", "tests.test_cheatsheet:read_booklet", "full.pdf"),
+    ("test_cards_pdf.py", "tests.test_cards_pdf:read_sheets", "cards.pdf"),
+    ("test_page_quality.py", "tests.test_page_quality:run_vnu", "html"),
+]
+
+
+@pytest.fixture(scope="session")
+def built(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, background: Background
+) -> pipeline.BuildReport:
+    """Every output of the shipped deck, built once, with SOURCE_DATE_EPOCH set (the PDFs' creation date)."""
     output = tmp_path_factory.mktemp("build")
-    return pipeline.build(CONTENT, output)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+        report = pipeline.build(CONTENT, output)
+    collected = {item.path.name for item in request.session.items}
+    for test_file, reader, kind in READ_AHEAD:
+        if test_file in collected:
+            background.start(reader, output / f"{report.deck.slug}.{kind}")
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +106,39 @@ def content_copy(tmp_path: Path) -> Path:
     target = tmp_path / "content"
     shutil.copytree(CONTENT, target)
     return target
+
+
+@pytest.fixture
+def previous_build(tmp_path: Path, outputs: dict[str, Path]) -> Path:
+    """An output folder holding a previous good build of every output (a copy of the session's build)."""
+    output = tmp_path / "out"
+    shutil.copytree(outputs["apkg"].parent, output)
+    assert {".apkg", ".html", ".pdf"} <= {p.suffix for p in output.iterdir()}
+    return output
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """Every file of `folder`, hidden ones included, so that a leftover temporary file shows."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def note_file(content: Path, number: int) -> Path:
+    return next(content.glob(f"{number}-*.md"))
+
+
+def line_of(text: str, needle: str, start: int = 0) -> int:
+    """The 1-based line on which `needle` first occurs (at or after `start`) in `text`."""
+    return text.count("\n", 0, text.index(needle, start)) + 1
+
+
+def studykit(*arguments: str | Path) -> Result:
+    """The `studykit` command line run in-process.
+
+    `result.stdout` and `result.stderr` are what the process would print. Click turns studykit's own
+    errors (and Ctrl-C) into SystemExit; any other exception escaping is what `studykit` (generator.cli.main)
+    would report as "internal error", exit 2: a bug, so it is raised here with its traceback.
+    """
+    result = CliRunner().invoke(cli, [str(argument) for argument in arguments])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"studykit {' '.join(map(str, arguments))}: internal error") from result.exception
+    return result

@@ -1,20 +1,25 @@
 """Cards as Anki shows them: rendered by the real collection, typeset by MathJax, drawn in headless Chromium.
 
 The card HTML comes from `card.question()` / `card.answer()` of a real Anki collection; MathJax 3
-(the engine Anki ships, here from tools/node_modules) typesets it from a local file. Each render is
-saved under tests/artifacts/cards/ so a person can look at it, and checked: math typeset, nothing
-wider than the screen, text legible on its background in light and night mode.
+(the engine Anki ships, here from tools/node_modules) typesets it from a local file. The page sits in a
+folder holding the collection's media files, as a card does in Anki, so its figures load. Each render
+is saved under tests/artifacts/cards/ so a person can look at it, and checked: math typeset, every
+figure loaded and drawn (not blank in the screenshot), nothing wider than the screen, text legible on
+its background in light and night mode.
 """
 
 from __future__ import annotations
 
+import io
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+from PIL import Image, ImageStat
 
 from generator.writers import anki as anki_writer
 from tests.browser import chromium_browser, needs_chromium
@@ -31,22 +36,42 @@ needs_mathjax = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def cards(outputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The HTML of a basic card's front and back and a cloze card's front and back, from a real collection."""
+def collection(outputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collection]:
     folder = tmp_path_factory.mktemp("collection")
     col = Collection(str(folder / "collection.anki2"))
     col.import_anki_package(
         ImportAnkiPackageRequest(package_path=str(outputs["apkg"]), options=ImportAnkiPackageOptions())
     )
-    basic = col.get_card(col.find_cards(f'"note:{anki_writer.NOTE_TYPE_NAME}" Number:63')[0])
-    cloze = col.get_card(col.find_cards(f'"note:{anki_writer.CLOZE_TYPE_NAME}" Number:63')[0])
-    yield {
+    yield col
+    col.close()
+
+
+@pytest.fixture(scope="module")
+def cards(collection: Collection) -> dict[str, str]:
+    """The HTML of a basic card's front and back and a cloze card's front and back, from a real collection."""
+    basic = collection.get_card(collection.find_cards(f'"note:{anki_writer.NOTE_TYPE_NAME}" Number:63')[0])
+    cloze = collection.get_card(collection.find_cards(f'"note:{anki_writer.CLOZE_TYPE_NAME}" Number:63')[0])
+    return {
         "front": basic.question(),
         "back": basic.answer(),
         "cloze-front": cloze.question(),
         "cloze-back": cloze.answer(),
     }
-    col.close()
+
+
+@pytest.fixture(scope="module")
+def page_folder(collection: Collection, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a copy of the collection's media files, where the card pages are written.
+
+    Anki shows a card from its media folder, so `<img src="softmax-….svg">` finds the file beside it.
+    """
+    folder = tmp_path_factory.mktemp("cards-page")
+    media = Path(collection.media.dir())
+    names = [p.name for p in media.iterdir() if p.is_file()]
+    assert names, "the collection has no media files"
+    for name in names:
+        shutil.copy2(media / name, folder / name)
+    return folder
 
 
 def card_page(card_html: str, night: bool) -> str:
@@ -81,10 +106,10 @@ def contrast(a: str, b: str) -> float:
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("width_name", sorted(WIDTHS))
 def test_card_renders(
-    browser: Any, cards: dict[str, str], side: str, mode: str, width_name: str, tmp_path: Path
+    browser: Any, cards: dict[str, str], page_folder: Path, side: str, mode: str, width_name: str
 ) -> None:
     width = WIDTHS[width_name]
-    page_file = tmp_path / f"{side}.html"
+    page_file = page_folder / f"{side}-{mode}-{width_name}.html"
     page_file.write_text(card_page(cards[side], night=mode == "night"), encoding="utf-8")
     context = browser.new_context(viewport={"width": width, "height": 900})
     tab = context.new_page()
@@ -95,7 +120,33 @@ def test_card_renders(
     tab.evaluate("MathJax.startup.promise")
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(ARTIFACTS / f"{side}-{mode}-{width_name}.png"), full_page=True)
+    screenshot = tab.screenshot(path=str(ARTIFACTS / f"{side}-{mode}-{width_name}.png"), full_page=True)
+
+    # Every figure loaded, and drew something: its box in the screenshot is not one flat colour.
+    figures = tab.evaluate(
+        """[...document.images].map(image => {
+            const box = image.getBoundingClientRect();
+            return {src: image.getAttribute('src'), complete: image.complete, naturalWidth: image.naturalWidth,
+                    x: box.left + window.scrollX, y: box.top + window.scrollY, width: box.width, height: box.height};
+        })"""
+    )
+    assert len(figures) == len(re.findall(r"<img\b", cards[side])), figures
+    if side == "back":
+        assert figures, "the back of note 63 shows the softmax figure"
+    shot = Image.open(io.BytesIO(screenshot)).convert("L")
+    for figure in figures:
+        assert figure["complete"] and figure["naturalWidth"] > 0, f"{figure['src']} did not load"
+        assert figure["width"] >= 100 and figure["height"] >= 50, figure
+        region = shot.crop(
+            (
+                round(figure["x"]),
+                round(figure["y"]),
+                round(figure["x"] + figure["width"]),
+                round(figure["y"] + figure["height"]),
+            )
+        )
+        low, high = region.getextrema()
+        assert high - low > 100 and ImageStat.Stat(region).stddev[0] > 10, f"{figure['src']} drew nothing: {figure}"
 
     text = tab.evaluate("document.body.innerText")
     assert "\\(" not in text and "\\[" not in text, "MathJax left TeX untypeset"

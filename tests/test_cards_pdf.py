@@ -23,7 +23,7 @@ from generator.errors import BuildFailed
 from generator.markup import MATH_SPAN
 from generator.model import Note
 from generator.writers import cards
-from tests.conftest import CONTENT
+from tests.conftest import Background
 from tests.test_cheatsheet import assert_fonts_embedded
 
 MM = 72 / 25.4
@@ -120,15 +120,16 @@ def _marked(box: Box, marks: list[dict[str, Any]]) -> bool:
 
 
 @pytest.fixture(scope="module")
-def built_cards(tmp_path_factory: pytest.TempPathFactory) -> tuple[pipeline.BuildReport, Path]:
-    report = pipeline.build(CONTENT, tmp_path_factory.mktemp("cards"), ("cards",))
-    (path,) = report.written
-    return report, path
+def built_cards(built: pipeline.BuildReport, outputs: dict[str, Path]) -> tuple[pipeline.BuildReport, Path]:
+    """The session's build of the cards."""
+    return built, outputs["cards.pdf"]
 
 
 @pytest.fixture(scope="module")
-def sheets(built_cards: tuple[pipeline.BuildReport, Path]) -> list[Sheet]:
-    return read_sheets(built_cards[1])
+def sheets(built_cards: tuple[pipeline.BuildReport, Path], background: Background) -> list[Sheet]:
+    """The cards read on the background process (the session's build started it)."""
+    read: list[Sheet] = background.result("tests.test_cards_pdf:read_sheets", built_cards[1])
+    return read
 
 
 def _pairs(notes: tuple[Note, ...], sheets: list[Sheet]) -> list[tuple[Note, Sheet, Sheet]]:

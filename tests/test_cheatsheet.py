@@ -19,9 +19,8 @@ from generator import build as pipeline
 from generator.markup import MATH_SPAN
 from generator.model import Note
 from generator.writers import sheet as pdf_writer
-from tests.conftest import CONTENT
+from tests.conftest import CONTENT, EPOCH, Background
 
-EPOCH = 1_700_000_000  # 2023-11-14T22:13:20Z
 MM = 72 / 25.4
 A4 = (210 * MM, 297 * MM)
 LETTER = (612.0, 792.0)
@@ -31,30 +30,53 @@ BAND = 12 * MM
 
 @pytest.fixture(scope="module", params=["one part", "joined parts"])
 def sheet(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    built: pipeline.BuildReport,
+    outputs: dict[str, Path],
 ) -> tuple[pipeline.BuildReport, Path]:
-    """The cheat sheet alone, built with SOURCE_DATE_EPOCH set; every test below runs on both shapes.
+    """The cheat sheet, built with SOURCE_DATE_EPOCH set; every test below runs on both shapes.
 
-    A bank of hundreds of notes is rendered in parts and joined; "joined parts" cuts the fifteen
-    notes into parts of eight and seven so that the joined file meets every check the whole one does.
+    "one part" is the session's build. A bank of hundreds of notes is rendered in parts and joined;
+    "joined parts" cuts the fifteen notes into parts of eight and seven so that the joined file meets
+    every check the whole one does.
     """
+    if request.param == "one part":
+        assert len(pdf_writer.parts_of(built.deck.notes)) == 1
+        return built, outputs["pdf"]
     output = tmp_path_factory.mktemp("cheatsheet")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
-        if request.param == "joined parts":
-            patch.setattr(pdf_writer, "_PART_MIN", 8)
-            patch.setattr(pdf_writer, "_PART_SPREAD", 1)
-            patch.setattr(pdf_writer, "_PART_MAX", 8)
-            assert [len(part) for part in pdf_writer.parts_of(pipeline.check(CONTENT).deck.notes)] == [8, 7]
+        patch.setattr(pdf_writer, "_PART_MIN", 8)
+        patch.setattr(pdf_writer, "_PART_SPREAD", 1)
+        patch.setattr(pdf_writer, "_PART_MAX", 8)
+        assert [len(part) for part in pdf_writer.parts_of(pipeline.check(CONTENT).deck.notes)] == [8, 7]
         report = pipeline.build(CONTENT, output, ("pdf",))
     (path,) = report.written
     return report, path
 
 
+@dataclass(frozen=True)
+class SheetPage:
+    header: str  # the text within BAND of the top edge
+    footer: str  # the text within BAND of the bottom edge
+    corner: str  # the bottom-right corner, word by word left to right
+    images: int  # raster images drawn
+
+
+@dataclass(frozen=True)
+class SheetRead:
+    words: list[dict[str, Any]]  # every word of the body (header and footer left out), tagged with page and column
+    text: str  # the text in reading order: each page's left column, then its right column (header and footer too)
+    pages: list[SheetPage]
+
+
 @pytest.fixture(scope="module")
-def words(sheet: tuple[pipeline.BuildReport, Path]) -> list[dict[str, Any]]:
-    """Every word of the body (header and footer left out) in reading order, tagged with its page and column."""
+def sheet_read(sheet: tuple[pipeline.BuildReport, Path]) -> SheetRead:
+    """The sheet read once with pdfplumber (slow): its words, its text, each page's header and footer."""
     found: list[dict[str, Any]] = []
+    parts: list[str] = []
+    pages: list[SheetPage] = []
     with pdfplumber.open(sheet[1]) as pdf:
         for number, page in enumerate(pdf.pages, start=1):
             middle = page.width / 2
@@ -63,7 +85,26 @@ def words(sheet: tuple[pipeline.BuildReport, Path]) -> list[dict[str, Any]]:
             ):
                 for word in page.crop(box, strict=False).extract_words():
                     found.append({"page": number, "column": column, **word})
-    return found
+            for box in ((0, 0, middle, page.height), (middle, 0, page.width, page.height)):
+                parts.append(page.crop(box).extract_text() or "")
+            header = page.crop((0, 0, page.width, BAND)).extract_text() or ""
+            footer = page.crop((0, page.height - BAND, page.width, page.height)).extract_text() or ""
+            # The credit beside the page number wraps onto two lines: the corner is read word by word.
+            corner = page.crop((page.width * 0.8, page.height - BAND, page.width, page.height)).extract_words()
+            pages.append(
+                SheetPage(
+                    header=" ".join(header.split()),
+                    footer=" ".join(footer.split()),
+                    corner=" ".join(w["text"] for w in sorted(corner, key=lambda w: w["x0"])),
+                    images=len(page.images),
+                )
+            )
+    return SheetRead(found, "\n".join(parts), pages)
+
+
+@pytest.fixture(scope="module")
+def words(sheet_read: SheetRead) -> list[dict[str, Any]]:
+    return sheet_read.words
 
 
 def _flat(text: str) -> str:
@@ -178,31 +219,48 @@ def test_no_note_split_across_a_column_or_page(
         assert {(w["page"], w["column"]) for w in words[start : ends[-1] + 1]} == {(first["page"], first["column"])}
 
 
+def test_no_tex_source_leaks(sheet_read: SheetRead) -> None:
+    for marker in ("\\frac", "\\(", "\\[", "$$", "\\mathbf", "\\sum", "arithmatex"):
+        assert marker not in sheet_read.text, f"TeX source {marker!r} leaked into the PDF text"
+    assert not re.search(r"\$[A-Za-z\\]", sheet_read.text), "a $…$ formula leaked into the PDF text"
+
+
+def test_math_is_vector(sheet_read: SheetRead) -> None:
+    """Formulas are drawn as paths: the PDF has no raster image for them."""
+    assert sum(page.images for page in sheet_read.pages) == 0
+
+
+@pytest.mark.skipif(shutil.which("pdffonts") is None, reason="poppler-utils absent")
+def test_pdffonts_reports_all_embedded(sheet: tuple[pipeline.BuildReport, Path]) -> None:
+    report = subprocess.run(["pdffonts", str(sheet[1])], capture_output=True, text=True, check=True).stdout
+    rows = report.splitlines()[2:]
+    assert rows
+    for row in rows:
+        assert " yes " in row.split("Identity-H")[-1] or row.split()[-5] == "yes", row
+
+
 def test_metadata(sheet: tuple[pipeline.BuildReport, Path]) -> None:
     report, path = sheet
     reader = PdfReader(path)
     meta = reader.metadata
     assert meta is not None
     assert meta.title and report.deck.title in meta.title
-    assert meta.author == report.deck.author
+    assert meta.author == report.deck.author and "julyedu" in meta.author
     assert reader.trailer["/Root"]["/Lang"] == report.deck.language
     assert meta.creation_date == datetime.fromtimestamp(EPOCH, UTC)
 
 
-def test_header_and_footer_on_every_page(sheet: tuple[pipeline.BuildReport, Path]) -> None:
-    report, path = sheet
-    with pdfplumber.open(path) as pdf:
-        total = len(pdf.pages)
-        for number, page in enumerate(pdf.pages, start=1):
-            header = " ".join((page.crop((0, 0, page.width, BAND)).extract_text() or "").split())
-            footer = " ".join(
-                (page.crop((0, page.height - BAND, page.width, page.height)).extract_text() or "").split()
-            )
-            # The bottom-right corner, word by word left to right (the credit beside it wraps onto two lines).
-            corner = page.crop((page.width * 0.8, page.height - BAND, page.width, page.height)).extract_words()
-            assert report.deck.title in header, (number, header)
-            assert " ".join(w["text"] for w in sorted(corner, key=lambda w: w["x0"])) == f"page {number} of {total}"
-            assert "julyedu" in footer and "CC BY-SA 4.0" in footer and "ld246.com" in footer, (number, footer)
+def test_header_and_footer_on_every_page(sheet: tuple[pipeline.BuildReport, Path], sheet_read: SheetRead) -> None:
+    report = sheet[0]
+    total = len(sheet_read.pages)
+    assert total == len(PdfReader(sheet[1]).pages)
+    for number, page in enumerate(sheet_read.pages, start=1):
+        assert report.deck.title in page.header, (number, page.header)
+        assert page.corner == f"page {number} of {total}"
+        assert "julyedu" in page.footer and "CC BY-SA 4.0" in page.footer and "ld246.com" in page.footer, (
+            number,
+            page.footer,
+        )
 
 
 def test_tagged_pdf(sheet: tuple[pipeline.BuildReport, Path]) -> None:
@@ -221,10 +279,9 @@ def test_pdfinfo_says_tagged(sheet: tuple[pipeline.BuildReport, Path]) -> None:
 
 
 @pytest.fixture(scope="module")
-def booklet(tmp_path_factory: pytest.TempPathFactory) -> tuple[pipeline.BuildReport, Path]:
-    report = pipeline.build(CONTENT, tmp_path_factory.mktemp("booklet"), ("full",))
-    (path,) = report.written
-    return report, path
+def booklet(built: pipeline.BuildReport, outputs: dict[str, Path]) -> tuple[pipeline.BuildReport, Path]:
+    """The session's build of the booklet."""
+    return built, outputs["full.pdf"]
 
 
 @dataclass(frozen=True)
@@ -235,12 +292,11 @@ class BookletPage:
     code_colours: frozenset[tuple[float, ...]]
 
 
-@pytest.fixture(scope="module")
-def booklet_read(booklet: tuple[pipeline.BuildReport, Path]) -> list[BookletPage]:
+def read_booklet(path: Path) -> list[BookletPage]:
     """Each page read once (pdfplumber is slow): its text, header, footer and the colours of its code."""
     band = 16 * MM
     pages = []
-    with pdfplumber.open(booklet[1]) as pdf:
+    with pdfplumber.open(path) as pdf:
         for page in pdf.pages:
             pages.append(
                 BookletPage(
@@ -256,6 +312,13 @@ def booklet_read(booklet: tuple[pipeline.BuildReport, Path]) -> list[BookletPage
                     ),
                 )
             )
+    return pages
+
+
+@pytest.fixture(scope="module")
+def booklet_read(booklet: tuple[pipeline.BuildReport, Path], background: Background) -> list[BookletPage]:
+    """The booklet read on the background process (the session's build started it)."""
+    pages: list[BookletPage] = background.result("tests.test_cheatsheet:read_booklet", booklet[1])
     return pages
 
 

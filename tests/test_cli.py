@@ -1,157 +1,163 @@
-"""The command line on good and bad input: exit codes, file:line messages, outputs kept intact."""
+"""The command line on good input, `new`, and what only a real process shows.
+
+Bad input is tested case by case in test_robust.py, in-process. Three tests here start a real
+`python -m generator` process, because the process is what they test: the module runs, an unexpected
+exception ends it with exit 2 and a one-line "internal error" (no traceback), and Ctrl-C in the middle
+of a build leaves the previous outputs as they were.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import os
 import re
-import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from generator import cli as cli_module
+from generator.writers import page
+from tests.conftest import CONTENT, ROOT, digests, note_file, studykit
 
-STUDYKIT = [sys.executable, "-m", "generator"]
-
-
-def run(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*STUDYKIT, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
-
-
-def digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+PYTHON = [sys.executable, "-m", "generator"]
+HTML = "dl-interview-51-65.html"
 
 
-def note_file(content: Path, number: int) -> Path:
-    return next(content.glob(f"{number}-*.md"))
-
-
-def test_version_and_help() -> None:
-    version = run("--version")
+def test_version_from_a_real_process() -> None:
+    version = subprocess.run([*PYTHON, "--version"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert version.returncode == 0 and re.search(r"studykit, version \d+\.\d+", version.stdout)
+
+
+def test_help() -> None:
     for command in ([], ["build"], ["check"]):
-        shown = run(*command, "--help")
-        assert shown.returncode == 0 and "Usage:" in shown.stdout, command
+        shown = studykit(*command, "--help")
+        assert shown.exit_code == 0 and "Usage:" in shown.stdout, command
 
 
 def test_check_passes_on_the_shipped_content() -> None:
-    result = run("check", "--content", ROOT / "content" / "dl-interview-51-65")
-    assert result.returncode == 0, result.stderr
+    result = studykit("check", "--content", ROOT / "content")
+    assert result.exit_code == 0, result.stderr
     assert "15 notes" in result.stdout
 
 
-def test_build_one_output(tmp_path: Path) -> None:
-    result = run("build", "html", "--output", tmp_path)  # content/ holds two decks: each gets its page
-    assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dl-interview-51-65-zh.html", "dl-interview-51-65.html"]
+def test_build_one_output_quiet_and_verbose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(CONTENT)  # a deck folder is a content folder: --content .
+    quiet = studykit("build", "html", "-q", "--content", ".", "--output", tmp_path)
+    assert quiet.exit_code == 0, quiet.stderr
+    assert quiet.stdout == ""
+    assert [p.name for p in tmp_path.iterdir()] == [HTML]
+    verbose = studykit("build", "html", "-v", "--content", ".", "--output", tmp_path)
+    assert verbose.exit_code == 0
+    assert [p.name for p in tmp_path.iterdir()] == [HTML]
+    for stage in ("read", "markdown", "math", "html"):
+        assert re.search(rf"time: {stage}\s+\d+\.\d+ s", verbose.stderr), verbose.stderr
 
 
-BREAKAGES = {
-    "broken formula": (
-        52,
-        lambda text: text.replace("## Full answer", "## Full answer\n\nSee $\\frac{a}{b$ here.", 1),
-        "formula does not render",
-    ),
-    "unknown command": (
-        53,
-        lambda text: text.replace("## Key points", "## Key points\n\n- $\\notacommand x$", 1),
-        "unknown LaTeX command \\notacommand",
-    ),
-    "missing field": (54, lambda text: re.sub(r"(?m)^question:.*\n", "", text, count=1), "`question` is missing"),
-    "bad front matter": (55, lambda text: re.sub(r"(?m)^id: .*$", "id: [unclosed", text, count=1), "invalid YAML"),
-    "bad tags": (55, lambda text: re.sub(r"(?m)^tags: \[", "tags: [oops: ", text, count=1), "`tags` must be a list"),
-    "no front matter": (56, lambda text: text.split("---", 2)[2], "no front matter"),
-    "missing section": (57, lambda text: text.replace("## Key points", "## Summary", 1), "unexpected section"),
-    "unclosed dollar": (
-        58,
-        lambda text: text.replace("## Full answer", "## Full answer\n\nOops $x + y here.", 1),
-        "never closes",
-    ),
-}
-
-
-def expected_line(text: str, needle: str) -> int:
-    return text[: text.index(needle)].count("\n") + 1
-
-
-@pytest.mark.parametrize("case", sorted(BREAKAGES))
-def test_bad_note_fails_with_file_line_and_keeps_outputs(
-    case: str, content_copy: Path, tmp_path: Path, outputs: dict[str, Path]
-) -> None:
-    output = tmp_path / "out"
-    shutil.copytree(outputs["apkg"].parent, output)  # a previous good build
-    before = digests(output)
-
-    number, breaking, message = BREAKAGES[case]
-    path = note_file(content_copy, number)
-    path.write_text(breaking(path.read_text(encoding="utf-8")), encoding="utf-8")
-
-    for command in (["check"], ["build"]):
-        extra = ["--output", output] if command == ["build"] else []
-        result = run(*command, "--content", content_copy, *extra)
-        assert result.returncode == 1, (case, command, result.stdout, result.stderr)
-        assert "Traceback" not in result.stderr
-        assert message in result.stderr, result.stderr
-        assert re.search(rf"{re.escape(str(path))}:\d+: error:", result.stderr), result.stderr
-    assert digests(output) == before, "a failed build changed the previous outputs"
-
-
-def test_formula_error_names_the_formula_line(content_copy: Path) -> None:
-    path = note_file(content_copy, 59)
-    text = path.read_text(encoding="utf-8").replace("## Full answer", "## Full answer\n\nA bad one: $x^{2$.", 1)
-    path.write_text(text, encoding="utf-8")
-    result = run("check", "--content", content_copy)
-    assert result.returncode == 1
-    assert f"{path}:{expected_line(text, 'A bad one')}: error: formula does not render" in result.stderr
-
-
-def test_every_problem_reported_in_one_run(content_copy: Path) -> None:
-    for number in (60, 61, 62):
-        path = note_file(content_copy, number)
-        path.write_text(re.sub(r"(?m)^number:.*\n", "", path.read_text(encoding="utf-8"), count=1), encoding="utf-8")
-    result = run("check", "--content", content_copy)
-    assert result.returncode == 1
-    assert result.stderr.count("`number` is missing") == 3
-    assert "3 problems found" in result.stderr
-
-
-def test_duplicate_ids_and_numbers(content_copy: Path) -> None:
+def test_duplicate_ids_and_numbers_name_both_files(content_copy: Path) -> None:
     source = note_file(content_copy, 63)
     (content_copy / "99-copy.md").write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
-    result = run("check", "--content", content_copy)
-    assert result.returncode == 1
+    result = studykit("check", "--content", content_copy)
+    assert result.exit_code == 1
     assert "duplicate id" in result.stderr and "duplicate number" in result.stderr
     assert str(source) in result.stderr
 
 
 def test_missing_content_folder(tmp_path: Path) -> None:
-    result = run("check", "--content", tmp_path / "nowhere")
-    assert result.returncode == 1 and "no such content folder" in result.stderr
+    result = studykit("check", "--content", tmp_path / "nowhere")
+    assert result.exit_code == 1 and "no such content folder" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_new_creates_a_valid_note_with_the_next_number(content_copy: Path) -> None:
-    result = run("new", "What is dropout, and why does it work?", "--content", content_copy, "--tag", "regularization")
-    assert result.returncode == 0, result.stderr
+    result = studykit(
+        "new", "What is dropout, and why does it work?", "--content", content_copy, "--tag", "regularization"
+    )
+    assert result.exit_code == 0, result.stderr
     created = next(content_copy.glob("66-*.md"))
+    assert f"created {created}" in result.stdout
     text = created.read_text(encoding="utf-8")
     assert "number: 66" in text and "## Key points" in text and "## Full answer" in text
     assert re.search(r"(?m)^id: [0-9a-f]{12}$", text)
-    assert run("check", "--content", content_copy).returncode == 0
-    second = run("new", "Another one?", "--content", content_copy)
+    assert studykit("check", "--content", content_copy).exit_code == 0
+    second = studykit("new", "Another one?", "--content", content_copy)
     assert "67-another-one.md" in second.stdout
     ids = {
-        re.search(r"(?m)^id: (\S+)$", p.read_text(encoding="utf-8")).group(1) for p in content_copy.glob("6[67]-*.md")
-    }  # type: ignore[union-attr]
+        re.search(r"(?m)^id: (\S+)$", p.read_text(encoding="utf-8")).group(1)  # type: ignore[union-attr]
+        for p in content_copy.glob("6[67]-*.md")
+    }
     assert len(ids) == 2
 
 
-def test_quiet_and_verbose(tmp_path: Path) -> None:
-    quiet = run("build", "html", "-q", "--output", tmp_path)
-    assert quiet.returncode == 0 and quiet.stdout == ""
-    verbose = run("build", "html", "-v", "--output", tmp_path)
-    assert verbose.returncode == 0
-    for stage in ("read", "markdown", "math", "html"):
-        assert re.search(rf"time: {stage}\s+\d+\.\d+ s", verbose.stderr), verbose.stderr
+# --- the process boundary -------------------------------------------------------------------------
+
+BROKEN_WRITER = """
+import sys
+from generator import cli
+from generator.writers import page
+
+def write(*args, **kwargs):
+    raise RuntimeError("a writer bug")
+
+page.write = write
+sys.argv = ["studykit", *sys.argv[1:]]
+cli.main()
+"""
+
+
+def test_an_unexpected_exception_is_exit_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "STUDYKIT_DEBUG"}
+    arguments = ["build", "html", "--content", str(ROOT / "content"), "--output", str(tmp_path / "out")]
+    result = subprocess.run(
+        [sys.executable, "-c", BROKEN_WRITER, *arguments],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        "studykit: internal error: RuntimeError: a writer bug\n"
+        "This is a bug in studykit; rerun with STUDYKIT_DEBUG=1 to see the traceback.\n"
+    )
+    assert result.stdout == ""
+    assert not any((tmp_path / "out").iterdir()), "nothing written"
+
+
+def test_studykit_debug_lets_the_traceback_through(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def write(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a writer bug")
+
+    monkeypatch.setattr(page, "write", write)
+    monkeypatch.setenv("STUDYKIT_DEBUG", "1")
+    monkeypatch.setattr(sys, "argv", ["studykit", "build", "html", "--content", str(ROOT / "content")])
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RuntimeError, match="a writer bug"):
+        cli_module.main()
+
+
+def test_ctrl_c_during_a_build_keeps_the_previous_outputs(content_copy: Path, previous_build: Path) -> None:
+    # A real change, so that a build that went through would have replaced every output.
+    note = note_file(content_copy, 63)
+    note.write_text(note.read_text(encoding="utf-8").replace("question:", "question: Really,", 1), encoding="utf-8")
+    before = digests(previous_build)
+    command = [*PYTHON, "build", "--content", str(content_copy), "--output", str(previous_build), "--jobs", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 240
+        # The outputs are being written once their temporary files exist beside the previous ones.
+        while not any(p.name.endswith(".tmp") for p in previous_build.iterdir()):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the build never started writing"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 1, (process.returncode, stderr)
+    assert "Aborted!" in stderr and "Traceback" not in stderr, stderr
+    assert "wrote" not in stdout
+    assert digests(previous_build) == before, "an interrupted build changed or left files in the output folder"

@@ -15,7 +15,9 @@ import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pdfplumber
 import pytest
@@ -74,18 +76,30 @@ def test_every_script_has_a_committed_figure_and_a_note() -> None:
     assert committed == set(FIGURES), "every script's SVG is committed next to it, and nothing else"
 
 
+@pytest.fixture(scope="module")
+def redrawn(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each script run in a process of its own, all at once, writing its SVG to a scratch folder."""
+    folder = tmp_path_factory.mktemp("figures")
+    running = {
+        name: subprocess.Popen(
+            [sys.executable, str(SCRIPTS_DIR / f"{name}.py"), str(folder / f"{name}.svg")],
+            cwd=folder,  # the script must not depend on the working directory
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for name in sorted(FIGURES)
+    }
+    for name, process in running.items():
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, f"{name}.py failed:\n{output.decode(errors='replace')}"
+    return {name: folder / f"{name}.svg" for name in running}
+
+
 @needs_matplotlib
 @pytest.mark.parametrize("name", sorted(FIGURES))
-def test_script_reproduces_the_committed_svg(name: str, tmp_path: Path) -> None:
-    target = tmp_path / f"{name}.svg"
-    subprocess.run(
-        [sys.executable, str(SCRIPTS_DIR / f"{name}.py"), str(target)],
-        cwd=tmp_path,  # the script must not depend on the working directory
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        check=True,
-        capture_output=True,
-    )
-    assert target.read_bytes() == svg_path(name).read_bytes(), (
+def test_script_reproduces_the_committed_svg(name: str, redrawn: dict[str, Path]) -> None:
+    assert redrawn[name].read_bytes() == svg_path(name).read_bytes(), (
         f"{svg_path(name).relative_to(CONTENT.parent)} is stale: run `make all` (or the script) and commit the SVG"
     )
 
@@ -136,8 +150,17 @@ def test_figure_is_in_the_anki_media(name: str, outputs: dict[str, Path]) -> Non
         assert package.read(entries[0]) == svg_path(name).read_bytes()
 
 
+@pytest.fixture(scope="module")
+def sheet_pages(outputs: dict[str, Path]) -> Iterator[list[tuple[Any, list[dict[str, Any]]]]]:
+    """The cheat sheet opened once with pdfplumber (slow on pages full of figure paths): each page and its words."""
+    with pdfplumber.open(outputs["pdf"]) as pdf:
+        yield [(page, page.extract_words()) for page in pdf.pages]
+
+
 @pytest.mark.parametrize("name", sorted(FIGURES))
-def test_figure_is_in_the_cheat_sheet(name: str, built: pipeline.BuildReport, outputs: dict[str, Path]) -> None:
+def test_figure_is_in_the_cheat_sheet(
+    name: str, built: pipeline.BuildReport, sheet_pages: list[tuple[Any, list[dict[str, Any]]]]
+) -> None:
     document = pdf_writer.html_of(built.deck, pipeline.context_for(built.deck, BuildOptions(CONTENT)))
     article = re.search(rf'<article class="note" id="q{FIGURES[name]}".*?</article>', document, re.DOTALL)
     assert article, f"note {FIGURES[name]} missing from the cheat sheet"
@@ -146,22 +169,20 @@ def test_figure_is_in_the_cheat_sheet(name: str, built: pipeline.BuildReport, ou
     # In the PDF: right above the caption, in the caption's column, the figure is vector paths and no text
     # (WeasyPrint would print the alt text instead of a figure it could not load).
     words = caption(name).split()[:3]
-    with pdfplumber.open(outputs["pdf"]) as pdf:
-        for page in pdf.pages:
-            found = page.extract_words()
-            texts = [word["text"] for word in found]
-            starts = [i for i in range(len(texts)) if texts[i : i + len(words)] == words]
-            if starts:
-                first = found[starts[0]]
-                middle = page.width / 2
-                left, right = (0, middle) if first["x0"] < middle else (middle, page.width)
-                region = page.crop((left, max(0, first["top"] - 140), right, first["top"] - 2))
-                drawn = len(region.curves) + len(region.rects) + len(region.lines)
-                assert drawn >= 50, f"{name}: only {drawn} vector objects above its caption in the PDF"
-                assert not region.chars, f"{name}: text instead of the figure: {region.extract_text()!r}"
-                break
-        else:
-            pytest.fail(f"{name}: caption {' '.join(words)!r} not found in the PDF")
+    for page, found in sheet_pages:
+        texts = [word["text"] for word in found]
+        starts = [i for i in range(len(texts)) if texts[i : i + len(words)] == words]
+        if starts:
+            first = found[starts[0]]
+            middle = page.width / 2
+            left, right = (0, middle) if first["x0"] < middle else (middle, page.width)
+            region = page.crop((left, max(0, first["top"] - 140), right, first["top"] - 2))
+            drawn = len(region.curves) + len(region.rects) + len(region.lines)
+            assert drawn >= 50, f"{name}: only {drawn} vector objects above its caption in the PDF"
+            assert not region.chars, f"{name}: text instead of the figure: {region.extract_text()!r}"
+            break
+    else:
+        pytest.fail(f"{name}: caption {' '.join(words)!r} not found in the PDF")
 
 
 def test_cheat_sheet_stays_within_its_page_budget(outputs: dict[str, Path]) -> None:

@@ -1,21 +1,20 @@
 """Hostile notes: nothing from outside the content folder may load into the PDF, the page or the deck.
 
-Each case adds one hostile line to a copy of a real note and runs the real command line. The build
-must fail (exit 1) naming the note and the line, with no traceback, and write nothing at all.
+Each case adds one hostile line to a copy of a real note and runs the command line in-process. The
+build must fail (exit 1) naming the note and the line, with no exception escaping, and write nothing at all.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from generator.pdfengine import ContentOnlyFetcher, ResourceRefused
-from tests.conftest import ROOT, TEMPLATES
+from tests.conftest import TEMPLATES, studykit
 
 NOTE = "54-*.md"
 SECRET = "root:x:0:0"  # the first line of /etc/passwd: must never appear in an output
@@ -78,15 +77,8 @@ HOSTILE_LINES = {
 }
 
 
-def _build(content: Path, output: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "generator", "build", "--content", str(content), "--output", str(output)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-        env={k: v for k, v in os.environ.items() if k != "STUDYKIT_DEBUG"},
-    )
+def _build(content: Path, output: Path) -> Result:
+    return studykit("build", "--content", content, "--output", output)
 
 
 def _add_line(note: Path, addition: str) -> int:
@@ -97,8 +89,8 @@ def _add_line(note: Path, addition: str) -> int:
     return line
 
 
-def _assert_refused(result: subprocess.CompletedProcess[str], note: Path, line: int, output: Path) -> None:
-    assert result.returncode == 1, result.stdout + result.stderr
+def _assert_refused(result: Result, note: Path, line: int, output: Path) -> None:
+    assert result.exit_code == 1, result.stdout + result.stderr
     assert f"{note}:{line}: error:" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
     assert not output.exists() or not any(output.iterdir()), "a failed build wrote something"
@@ -200,7 +192,7 @@ def test_hyperlinks_and_figures_inside_are_allowed(one_note: Path, tmp_path: Pat
     )
     output = tmp_path / "out"
     result = _build(one_note, output)
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     page = next(output.glob("*.html")).read_text(encoding="utf-8")
     assert 'href="https://example.com/paper"' in page and "data:image/svg+xml;base64," in page
     assert 'src="figure.png"' not in page and "data:image/png;base64," in page

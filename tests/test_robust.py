@@ -1,49 +1,30 @@
 """Bad input, case by case: every problem is reported at its file and line with a hint, and nothing is lost.
 
-Each case breaks a private copy of the shipped content in one way, then runs the real command line
-(`check`, and `build` into a folder holding a previous good build). Both must exit 1 without a
-traceback, name the offending file and the line to look at (computed from the text the case wrote),
-print a hint under the error, and leave the previous outputs byte-identical with no temporary file
-behind. The line numbers are computed from the broken text, never written down by hand.
+Each case breaks a private copy of the shipped content in one way, then runs the command line
+in-process (`check`, and `build` into a folder holding a previous good build). Both must exit 1
+with no exception escaping, name the offending file and the line to look at (computed from the text
+the case wrote), print a hint under the error, and leave the previous outputs byte-identical with no
+temporary file behind. The line numbers are computed from the broken text, never written down by hand.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from generator import build as pipeline
 from generator import mathrender, reader
 from generator.cli import cli
 from generator.errors import OutputError
 from generator.writers import page
-from tests.conftest import ROOT
-
-STUDYKIT = [sys.executable, "-m", "generator"]
-
-
-def digests(folder: Path) -> dict[str, str]:
-    """Every file of `folder`, hidden ones included, so that a leftover temporary file shows."""
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
-
-
-def note_file(content: Path, number: int) -> Path:
-    return next(content.glob(f"{number}-*.md"))
-
-
-def line_of(text: str, needle: str, start: int = 0) -> int:
-    """The 1-based line on which `needle` first occurs (at or after `start`) in `text`."""
-    return text.count("\n", 0, text.index(needle, start)) + 1
+from tests.conftest import digests, line_of, note_file, studykit
 
 
 def last_line(text: str) -> int:
@@ -122,6 +103,25 @@ def number_not_an_integer(content: Path) -> Expected:
 
 
 @case
+def missing_question(content: Path) -> Expected:
+    path, text = rewrite(content, 54, lambda t: replace_line(t, "question:", None))
+    return Expected(path, line_of(text, "---"), "`question` is missing")
+
+
+@case
+def tags_holding_a_mapping(content: Path) -> Expected:
+    # `[oops: a, b]` is a list whose first item is a mapping: YAML reads it, the check does not take it.
+    path, text = rewrite(content, 55, lambda t: re.sub(r"(?m)^tags: \[", "tags: [oops: ", t, count=1))
+    return Expected(path, line_of(text, "tags: [oops: "), "`tags` must be a list")
+
+
+@case
+def no_front_matter(content: Path) -> Expected:
+    path, _ = rewrite(content, 56, lambda t: t.split("---", 2)[2])
+    return Expected(path, 1, "no front matter")
+
+
+@case
 def empty_question(content: Path) -> Expected:
     path, text = rewrite(content, 57, lambda t: replace_line(t, "question:", "question:   "))
     return Expected(path, line_of(text, "question:"), "`question` is empty")
@@ -173,6 +173,12 @@ def key_points_after_full_answer(content: Path) -> Expected:
     return Expected(path, line_of(text, "## Key points"), "must come before")
 
 
+@case
+def unexpected_section(content: Path) -> Expected:
+    path, text = rewrite(content, 57, lambda t: t.replace("## Key points", "## Summary", 1))
+    return Expected(path, line_of(text, "## Summary"), "unexpected section")
+
+
 # --- math -----------------------------------------------------------------------------------------
 
 
@@ -197,6 +203,12 @@ def unclosed_display_math(content: Path) -> Expected:
 def formula_fails_to_render(content: Path) -> Expected:
     path, text = rewrite(content, 65, add_to_answer("A superscript with no base nor exponent: $x^$ here."))
     return Expected(path, line_of(text, "A superscript with no base"), "formula does not render")
+
+
+@case
+def formula_with_an_unclosed_brace(content: Path) -> Expected:
+    path, text = rewrite(content, 59, add_to_answer("A bad one: $x^{2$."))
+    return Expected(path, line_of(text, "A bad one"), "formula does not render")
 
 
 @case
@@ -280,23 +292,12 @@ def duplicate_number(content: Path) -> Expected:
 # --- the checks -----------------------------------------------------------------------------------
 
 
-def run_both(
-    content: Path, output: Path, *extra: str, outputs: tuple[str, ...] = ()
-) -> dict[str, subprocess.CompletedProcess[str]]:
-    """`check` and `build` on the same content, run at the same time (neither writes anything the other reads)."""
-    commands = {
-        "check": [*STUDYKIT, "check", "--content", str(content), *extra],
-        "build": [*STUDYKIT, "build", *outputs, "--content", str(content), "--output", str(output), *extra],
+def run_both(content: Path, output: Path, *extra: str, outputs: tuple[str, ...] = ()) -> dict[str, Result]:
+    """`check`, then `build` into `output`, on the same content."""
+    return {
+        "check": studykit("check", "--content", content, *extra),
+        "build": studykit("build", *outputs, "--content", content, "--output", output, *extra),
     }
-    running = {
-        name: subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-        for name, command in commands.items()
-    }
-    results = {}
-    for name, process in running.items():
-        stdout, stderr = process.communicate(timeout=300)
-        results[name] = subprocess.CompletedProcess(commands[name], process.returncode, stdout, stderr)
-    return results
 
 
 def assert_reported(stderr: str, expected: Expected) -> None:
@@ -309,15 +310,6 @@ def assert_reported(stderr: str, expected: Expected) -> None:
     assert following.strip().startswith("hint: "), f"no hint line under the error:\n{stderr}"
 
 
-@pytest.fixture
-def previous_build(tmp_path: Path, outputs: dict[str, Path]) -> Path:
-    """An output folder holding the previous good build of every output."""
-    output = tmp_path / "out"
-    shutil.copytree(outputs["apkg"].parent, output)
-    assert {".apkg", ".html", ".pdf"} <= {p.suffix for p in output.iterdir()}
-    return output
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input_is_reported_at_its_line_and_keeps_outputs(
     name: str, content_copy: Path, previous_build: Path
@@ -325,7 +317,7 @@ def test_bad_input_is_reported_at_its_line_and_keeps_outputs(
     before = digests(previous_build)
     expected = CASES[name](content_copy)
     for command, result in run_both(content_copy, previous_build).items():
-        assert result.returncode == 1, (name, command, result.stdout, result.stderr)
+        assert result.exit_code == 1, (name, command, result.stdout, result.stderr)
         assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
         assert_reported(result.stderr, expected)
     assert digests(previous_build) == before, "a failed build changed or added files in the output folder"
@@ -369,7 +361,7 @@ def test_every_problem_in_every_file_in_one_run(content_copy: Path, previous_bui
     expected.append(Expected(path, line_of(text, "question:"), "invalid YAML"))
 
     for command, result in run_both(content_copy, previous_build).items():
-        assert result.returncode == 1, (command, result.stderr)
+        assert result.exit_code == 1, (command, result.stderr)
         assert "Traceback" not in result.stderr
         for problem in expected:
             assert_reported(result.stderr, problem)
@@ -384,7 +376,7 @@ def test_strict_turns_a_warning_into_a_failure(content_copy: Path, previous_buil
     before = digests(previous_build)
 
     for command, result in run_both(content_copy, previous_build, "--strict").items():
-        assert result.returncode == 1, (command, result.stderr)
+        assert result.exit_code == 1, (command, result.stderr)
         assert "Traceback" not in result.stderr
         assert_reported(result.stderr.replace(": warning: ", ": error: "), Expected(path, 1, "note has no tags"))
         assert warning in result.stderr
@@ -392,7 +384,7 @@ def test_strict_turns_a_warning_into_a_failure(content_copy: Path, previous_buil
     assert digests(previous_build) == before
 
     for command, result in run_both(content_copy, previous_build, outputs=("html",)).items():
-        assert result.returncode == 0, (command, result.stderr)
+        assert result.exit_code == 0, (command, result.stderr)
         assert warning in result.stderr, result.stderr
         assert "hint: " in result.stderr
         assert warning not in result.stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +22,17 @@ from generator import pdfjoin, rendercache
 from generator.errors import Location
 from generator.model import Note
 from generator.writers import sheet as pdf_writer
-from tests.conftest import CONTENT
+from tests.conftest import CONTENT, EPOCH
 
-EPOCH = 1_700_000_000
+SMALL_PARTS = (("_PART_MIN", 4), ("_PART_SPREAD", 1), ("_PART_MAX", 4))
 
 
-@pytest.fixture
-def small_parts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[list[str]]:
-    """Parts of four notes, a private cache, and the list of parts each build rendered (by first question)."""
-    monkeypatch.setattr(pdf_writer, "_PART_MIN", 4)
-    monkeypatch.setattr(pdf_writer, "_PART_SPREAD", 1)
-    monkeypatch.setattr(pdf_writer, "_PART_MAX", 4)
-    monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+def _small_parts(patch: pytest.MonkeyPatch, cache: Path) -> list[str]:
+    """Parts of four notes, `cache` as the cache, and the list of parts each build rendered (by first question)."""
+    for name, value in SMALL_PARTS:
+        patch.setattr(pdf_writer, name, value)
+    patch.setenv("STUDYKIT_CACHE_DIR", str(cache))
+    patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
     rendered: list[str] = []
     real = rendercache.render_one
 
@@ -42,12 +41,38 @@ def small_parts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[lis
         rendered.append(numbers[0] if numbers else "page numbers")
         return real(task)
 
-    monkeypatch.setattr(rendercache, "render_one", recording)
-    yield rendered
+    patch.setattr(rendercache, "render_one", recording)
+    return rendered
 
 
-def _copy_content(tmp_path: Path) -> Path:
-    content = tmp_path / "content"
+@dataclass(frozen=True)
+class FirstBuild:
+    content: Path
+    cache: Path
+    sheet: Path
+    rendered: list[str]  # the parts the build laid out
+
+
+@pytest.fixture(scope="module")
+def first_build(tmp_path_factory: pytest.TempPathFactory) -> FirstBuild:
+    """A copy of the content, its sheet built once in parts of four into an empty private cache."""
+    folder = tmp_path_factory.mktemp("parts")
+    content = _copy_content(folder)
+    with pytest.MonkeyPatch.context() as patch:
+        rendered = _small_parts(patch, folder / "cache")
+        sheet = _sheet(content, folder / "build")
+    return FirstBuild(content, folder / "cache", sheet, list(rendered))
+
+
+@pytest.fixture
+def small_parts(first_build: FirstBuild, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[list[str]]:
+    """Parts of four notes, a private copy of the first build's cache, and the parts each build renders."""
+    shutil.copytree(first_build.cache, tmp_path / "cache")
+    yield _small_parts(monkeypatch, tmp_path / "cache")
+
+
+def _copy_content(folder: Path) -> Path:
+    content = folder / "content"
     shutil.copytree(CONTENT, content)
     return content
 
@@ -75,19 +100,19 @@ def _note(identifier: str) -> Note:
     return Note(identifier, 1, "q", (), "", "", (), here, here, here)
 
 
-def test_rebuild_renders_only_the_edited_part_and_forgets_the_old_one(small_parts: list[str], tmp_path: Path) -> None:
-    content = _copy_content(tmp_path)
-    output = tmp_path / "build"
-    first = _sheet(content, output)
-    assert small_parts == ["51", "55", "59", "63", "page numbers"]
-    cached_before = set((tmp_path / "cache" / "pdf").iterdir())
+def test_rebuild_renders_only_the_edited_part_and_forgets_the_old_one(
+    first_build: FirstBuild, small_parts: list[str], tmp_path: Path
+) -> None:
+    assert first_build.rendered == ["51", "55", "59", "63", "page numbers"]
+    cached_before = {p.name for p in (tmp_path / "cache" / "pdf").iterdir()}
 
-    small_parts.clear()
-    same = first.read_bytes()
-    assert _sheet(content, output).read_bytes() == same
+    output = tmp_path / "build"
+    same = first_build.sheet.read_bytes()
+    assert _sheet(first_build.content, output).read_bytes() == same
     assert small_parts == [], "an unchanged deck renders nothing"
 
     small_parts.clear()
+    content = _copy_content(tmp_path)  # a copy to edit; the cache knows notes by content, not by folder
     note = next(content.glob("60-*.md"))
     note.write_text(
         note.read_text(encoding="utf-8").replace("## Key points\n", "## Key points\n\n- An added point.\n", 1)
@@ -95,22 +120,22 @@ def test_rebuild_renders_only_the_edited_part_and_forgets_the_old_one(small_part
     edited = _sheet(content, output)
     assert small_parts == ["59"], "only the part holding question 60 is laid out again"
     assert "An added point." in "".join(page.extract_text() for page in PdfReader(edited).pages)
-    cached_after = set((tmp_path / "cache" / "pdf").iterdir())
+    cached_after = {p.name for p in (tmp_path / "cache" / "pdf").iterdir()}
     assert len(cached_after) == len(cached_before), "the edited part's old file left the cache"
+    assert cached_after != cached_before
 
 
-def test_a_damaged_cache_entry_is_rendered_again(small_parts: list[str], tmp_path: Path) -> None:
-    content = _copy_content(tmp_path)
-    good = _sheet(content, tmp_path / "a").read_bytes()
+def test_a_damaged_cache_entry_is_rendered_again(
+    first_build: FirstBuild, small_parts: list[str], tmp_path: Path
+) -> None:
     for part in (tmp_path / "cache" / "pdf").glob("*.pdf"):
         part.write_bytes(b"%PDF-1.7 truncated")
-    small_parts.clear()
-    assert _sheet(content, tmp_path / "b").read_bytes() == good
+    assert _sheet(first_build.content, tmp_path / "b").read_bytes() == first_build.sheet.read_bytes()
     assert "51" in small_parts
 
 
-def test_joined_tags_outline_and_links_point_into_the_joined_file(small_parts: list[str], tmp_path: Path) -> None:
-    path = _sheet(_copy_content(tmp_path), tmp_path / "build")
+def test_joined_tags_outline_and_links_point_into_the_joined_file(first_build: FirstBuild) -> None:
+    path = first_build.sheet
     with pikepdf.open(path) as pdf:
         assert pdf.check_pdf_syntax() == []
         pages = {page.obj.objgen: index for index, page in enumerate(pdf.pages)}
@@ -160,10 +185,11 @@ def test_joined_tags_outline_and_links_point_into_the_joined_file(small_parts: l
     assert [" ".join(entry.title.split()).split()[0] for entry in reader.outline] == [str(n) for n in range(51, 66)]
 
 
-def test_join_is_reproducible_and_the_metadata_is_the_decks(small_parts: list[str], tmp_path: Path) -> None:
-    content = _copy_content(tmp_path)
-    first = _sheet(content, tmp_path / "a")
-    second = _sheet(content, tmp_path / "b")
+def test_join_is_reproducible_and_the_metadata_is_the_decks(
+    first_build: FirstBuild, small_parts: list[str], tmp_path: Path
+) -> None:
+    first = first_build.sheet
+    second = _sheet(first_build.content, tmp_path / "b")
     assert first.read_bytes() == second.read_bytes()
     reader = PdfReader(first)
     assert reader.metadata is not None
@@ -185,16 +211,15 @@ def test_page_numbers_that_do_not_match_the_pages_are_refused(tmp_path: Path) ->
     assert not (tmp_path / "out.pdf").exists()
 
 
-def test_parts_rendered_on_two_processes_give_the_same_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # The same small parts as above, without the recording (a worker process cannot be handed a local function).
-    for name, value in (("_PART_MIN", 4), ("_PART_SPREAD", 1), ("_PART_MAX", 4), ("_NOTES_WORTH_WORKERS", 1)):
+def test_parts_rendered_on_two_processes_give_the_same_file(
+    first_build: FirstBuild, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The same small parts as the first build (on one process), without the recording (a worker process cannot
+    # be handed a local function), into an empty cache.
+    for name, value in (*SMALL_PARTS, ("_NOTES_WORTH_WORKERS", 1)):
         monkeypatch.setattr(pdf_writer, name, value)
     monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
-    content = _copy_content(tmp_path)
-    one = _sheet(content, tmp_path / "one").read_bytes()
-    for part in (tmp_path / "cache" / "pdf").glob("*.pdf"):
-        part.unlink()
-    parallel = pipeline.build(content, tmp_path / "two", ("pdf",), jobs=2).written[0]
-    assert parallel.read_bytes() == one
+    parallel = pipeline.build(first_build.content, tmp_path / "two", ("pdf",), jobs=2).written[0]
+    assert parallel.read_bytes() == first_build.sheet.read_bytes()
     assert len(list((tmp_path / "cache" / "pdf").glob("*.pdf"))) == 5, "four parts and the page numbers, cached"
