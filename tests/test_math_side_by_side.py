@@ -113,7 +113,8 @@ def test_anki_mathjax_in_chromium_gives_the_same_widths(formulas: list[tuple[str
         tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
         tab.evaluate("MathJax.startup.promise")
         widths = tab.evaluate(
-            "[...document.querySelectorAll('td.f > mjx-container > svg')].map(s => s.getBoundingClientRect().width / 16)"
+            "[...document.querySelectorAll('td.f > mjx-container > svg')]"
+            ".map(s => s.getBoundingClientRect().width / 16)"
         )
         tab.screenshot(path=str(ARTIFACTS / "mathjax.png"), full_page=True)
     assert len(widths) == COUNT and all(width > 0 for width in widths)
