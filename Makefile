@@ -43,7 +43,7 @@ $(ZH_FIGDIR)/%.svg: $(FIGDIR)/%.svg
 # Synthetic banks of 100 and 1,000 notes: stage times, memory, and the issue-6 targets (bench/README.md).
 # 5,000 notes takes far longer than 15 minutes here: make bench BENCH_ARGS="--sizes 100,1000,5000".
 bench: $(INSTALLED)
-	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+	$(BIN)/python bench/math_corpus.py; $(BIN)/python bench/bench.py $(BENCH_ARGS)
 
 check: $(INSTALLED)
 	$(BIN)/studykit check --content content

@@ -39,7 +39,7 @@ MIN_RATE = 200.0
 MAX_SLOWEST_MS = 200.0
 MAX_RSS_MB = 300.0
 # Formulas per render_many() call in the batched run: about what one note file holds.
-BATCH = 100
+BATCH = 64  # as generator.mathrender draws them (_BATCH)
 
 
 def _formulas() -> list[tuple[str, bool]]:
@@ -58,7 +58,7 @@ def child(mode: str) -> None:
     formulas = _formulas()
     wall_start, cpu_start = time.perf_counter(), time.process_time()
     from generator.engines import mathjax
-    from generator.engines._types import MathRenderError
+    from generator.mathrender import MathRenderError
 
     mathjax.render("x", False)  # starts V8 and parses the bundle
     load_cpu = time.process_time() - cpu_start
@@ -116,16 +116,19 @@ def main() -> int:
         f"MathJax {one['version']}: {one['formulas']} formulas from {CORPUS.relative_to(ROOT)}, "
         f"{one['errors']} rejected by MathJax; engine start {one['load_cpu_s'] * 1000:.0f} ms CPU"
     )
+    # The build draws formulas as mathrender.prerender does: render_many, a batch per call into V8. One call per
+    # formula is printed beside it, not judged: nothing in studykit draws a deck's formulas that way.
+    single = one["formulas"] / one["cpu_s"]
+    print(f"      formulas/s per core   {single:7.1f}  (render() once per formula; for comparison, not a target)")
     checks = []
-    for figures, how in ((one, "render() per formula"), (many, f"render_many(), {BATCH} a call")):
-        rate = figures["formulas"] / figures["cpu_s"]
-        wall_rate = figures["formulas"] / figures["wall_s"]
-        checks.append(
-            (
-                f"formulas/s per core   {rate:7.1f}  (wall clock {wall_rate:.1f}/s; {how})   target >= {MIN_RATE:g}",
-                rate >= MIN_RATE,
-            )
+    rate, wall_rate = many["formulas"] / many["cpu_s"], many["formulas"] / many["wall_s"]
+    checks.append(
+        (
+            f"formulas/s per core   {rate:7.1f}  (wall clock {wall_rate:.1f}/s; render_many(), {BATCH} a call, "
+            f"as the build draws them)   target >= {MIN_RATE:g}",
+            rate >= MIN_RATE,
         )
+    )
     checks += [
         (
             f"slowest formula ms    {one['slowest_cpu_ms']:7.1f}  (wall clock {one['slowest_wall_ms']:.1f} ms)"
