@@ -76,6 +76,8 @@ def test_wheel_installs_and_builds_a_new_deck_from_anywhere(tmp_path: Path) -> N
     for module in ROOT.joinpath("generator").rglob("*.py"):  # pyproject lists the packages: a new one must be added
         assert module.relative_to(ROOT).as_posix() in names, f"{module} is not in the wheel: add its package"
     assert "License-Expression: MIT" in metadata
+    for shipped in ("generator/engines/mathjax_bundle.js", "generator/engines/MATHJAX-LICENSE.txt"):
+        assert shipped in names, f"{shipped} is not in the wheel"
 
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=tmp_path, env=env, timeout=left())
@@ -114,10 +116,20 @@ def test_wheel_installs_and_builds_a_new_deck_from_anywhere(tmp_path: Path) -> N
     module, templates = where.stdout.split()
     assert Path(module).is_relative_to(venv) and Path(templates).is_relative_to(venv), where.stdout
 
-    run(studykit, "init", "mydeck", cwd=anywhere, env=env, timeout=left())
+    # What a user's machine has: the virtual environment, no Node.js (the math engine's V8 comes from a wheel).
+    bare = {**env, "PATH": str(venv / "bin")}
+    assert shutil.which("node", path=bare["PATH"]) is None
+    run(studykit, "init", "mydeck", cwd=anywhere, env=bare, timeout=left())
     deck = anywhere / "mydeck"
-    built = run(studykit, "build", "apkg", "html", "-j", "1", cwd=deck, env=env, timeout=left())
+    built = run(studykit, "build", "apkg", "html", "-j", "1", cwd=deck, env=bare, timeout=left())
     for suffix in ("apkg", "html"):
         output = deck / "build" / f"mydeck.{suffix}"
         assert output.is_file() and output.stat().st_size > 1000, built.stdout
     assert "softmax" in (deck / "build" / "mydeck.html").read_text(encoding="utf-8")
+
+    # The shipped deck too, its math drawn by the wheel's MathJax into the page and the cheat sheet.
+    shutil.copytree(ROOT / "content" / "dl-interview-51-65", anywhere / "shipped")
+    run(studykit, "build", "html", "pdf", "-j", "1", "--content", "shipped", "--output", "out", cwd=anywhere,
+        env=bare, timeout=left())  # fmt: skip
+    page = (anywhere / "out" / "dl-interview-51-65.html").read_text(encoding="utf-8")
+    assert page.count('<svg class="math"') > 100 and 'href="#mjx-' in page, "math not drawn by MathJax"
