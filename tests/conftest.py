@@ -142,3 +142,12 @@ def studykit(*arguments: str | Path) -> Result:
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"studykit {' '.join(map(str, arguments))}: internal error") from result.exception
     return result
+
+
+def break_writer(monkeypatch: pytest.MonkeyPatch, name: str, write: Any) -> None:
+    """Make the registry's writer `name` call `write` instead (the build finds writers through the registry)."""
+    import dataclasses
+
+    from generator import writers
+
+    monkeypatch.setitem(writers.WRITERS, name, dataclasses.replace(writers.WRITERS[name], write=write))

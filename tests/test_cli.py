@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from generator import cli as cli_module
-from generator.writers import page
-from tests.conftest import CONTENT, ROOT, digests, note_file, studykit
+from tests.conftest import CONTENT, ROOT, break_writer, digests, note_file, studykit
 
 PYTHON = [sys.executable, "-m", "generator"]
 HTML = "dl-interview-51-65.html"
@@ -95,13 +94,13 @@ def test_new_creates_a_valid_note_with_the_next_number(content_copy: Path) -> No
 
 BROKEN_WRITER = """
 import sys
-from generator import cli
-from generator.writers import page
+import dataclasses
+from generator import cli, writers
 
 def write(*args, **kwargs):
     raise RuntimeError("a writer bug")
 
-page.write = write
+writers.WRITERS["html"] = dataclasses.replace(writers.WRITERS["html"], write=write)
 sys.argv = ["studykit", *sys.argv[1:]]
 cli.main()
 """
@@ -131,7 +130,7 @@ def test_studykit_debug_lets_the_traceback_through(monkeypatch: pytest.MonkeyPat
     def write(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a writer bug")
 
-    monkeypatch.setattr(page, "write", write)
+    break_writer(monkeypatch, "html", write)
     monkeypatch.setenv("STUDYKIT_DEBUG", "1")
     monkeypatch.setattr(sys, "argv", ["studykit", "build", "html", "--content", str(ROOT / "content")])
     monkeypatch.chdir(tmp_path)

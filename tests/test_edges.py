@@ -166,3 +166,11 @@ def test_a_deck_overrides_a_template_or_stylesheet_by_name(content_copy: Path, t
     (own / "page.html.j2").write_text("{% if %}", encoding="utf-8")
     with pytest.raises(templating.TemplateError, match=r"page\.html\.j2:1: template error"):
         pipeline.build(content_copy, tmp_path, ("html",))
+
+
+def test_emoji_no_font_has_are_errors_at_their_line_and_those_it_has_are_fine(content_copy: Path) -> None:
+    """👩‍💻 and flags have no glyph in the fonts studykit prints with (😀 has one): the PDF would show boxes."""
+    line = add_to_answer(note(content_copy, 56), "Pair programming 👩‍💻 in 🇫🇷, happily 😀.")
+    found = problems_of(content_copy)
+    assert {p.message.split("(U+")[1][:5] for p in found} == {"1F469", "1F4BB", "1F1EB", "1F1F7"}
+    assert {p.location.line for p in found} == {line}

@@ -66,7 +66,17 @@ def test_rewrite_images_without_an_image_returns_the_fragment_itself() -> None:
 
 
 def rendered(width: float, height: float, depth: float, tex: str = "a < b") -> RenderedMath:
-    return RenderedMath(tex=tex, display=False, svg="<svg/>", width_em=width, height_em=height, depth_em=depth)
+    return RenderedMath(
+        tex=tex,
+        display=False,
+        svg="<svg/>",
+        view_box="0 0 1 1",
+        body="",
+        glyphs=(),
+        width_em=width,
+        height_em=height,
+        depth_em=depth,
+    )
 
 
 @pytest.mark.parametrize(

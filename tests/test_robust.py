@@ -10,6 +10,7 @@ temporary file behind. The line numbers are computed from the broken text, never
 from __future__ import annotations
 
 import errno
+import importlib
 import re
 import shutil
 from collections.abc import Callable
@@ -23,8 +24,7 @@ from generator import build as pipeline
 from generator import mathrender, reader
 from generator.cli import cli
 from generator.errors import OutputError
-from generator.writers import page
-from tests.conftest import digests, line_of, note_file, studykit
+from tests.conftest import break_writer, digests, line_of, note_file, studykit
 
 
 def last_line(text: str) -> int:
@@ -214,7 +214,7 @@ def formula_with_an_unclosed_brace(content: Path) -> Expected:
 @case
 def unknown_latex_command(content: Path) -> Expected:
     path, text = rewrite(content, 51, lambda t: t.replace("## Key points\n", "## Key points\n\n- $\\nosuchthing x$", 1))
-    return Expected(path, line_of(text, "\\nosuchthing"), "unknown LaTeX command \\nosuchthing")
+    return Expected(path, line_of(text, "\\nosuchthing"), "Undefined control sequence \\nosuchthing")
 
 
 @case
@@ -344,7 +344,7 @@ def test_every_problem_in_every_file_in_one_run(content_copy: Path, previous_bui
         content_copy, 52, add_to_answer("First $\\nosuchthing$ then\n$\\frac{a}{b$ and\n\nan open $x + y here.")
     )
     expected += [
-        Expected(path, line_of(text, "First $\\nosuchthing"), "unknown LaTeX command"),
+        Expected(path, line_of(text, "First $\\nosuchthing"), "Undefined control sequence"),
         Expected(path, line_of(text, "$\\frac{a}{b$"), "formula does not render"),
         Expected(path, line_of(text, "an open $x"), "never closes"),
     ]
@@ -425,7 +425,7 @@ def test_a_writer_failing_midway_leaves_the_previous_outputs(
         seen.extend(staged)
         raise failure
 
-    monkeypatch.setattr(page, "write", failing_write)
+    break_writer(monkeypatch, "html", failing_write)
     expected: type[BaseException] = OutputError if isinstance(failure, OSError) else type(failure)
     with pytest.raises(expected) as raised:
         pipeline.build(content_copy, previous_build, ("apkg", "html"))
@@ -444,7 +444,7 @@ def test_a_writer_failing_midway_through_the_cli(
     def failing_write(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EIO, "Input/output error", str(previous_build / "page.tmp"))
 
-    monkeypatch.setattr(page, "write", failing_write)
+    break_writer(monkeypatch, "html", failing_write)
     arguments = ["build", "apkg", "html", "--content", str(content_copy), "--output", str(previous_build)]
     result = CliRunner().invoke(cli, arguments)
     assert result.exit_code == 1, result.output
@@ -487,24 +487,31 @@ def test_math_in_tables_without_bars_is_fine(content_copy: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("tex", "message"),
+    ("engine", "tex", "message"),
     [
-        ("a & b", "`&` outside a matrix or aligned environment"),
-        ("\\text{Q&A}", "`&` outside a matrix or aligned environment"),
-        ("x\x01y", "control character U+0001"),
+        # MathJax's own words, as a card would show them.
+        ("mathjax", "a & b", "Misplaced &"),
+        ("mathjax", "x\x01y", "control character U+0001"),
+        ("mathjax", "\\nabal f", "Undefined control sequence \\nabal; did you mean \\nabla?"),
+        ("mathjax", "\\frac{a}{b", "Missing close brace"),
+        # ziamath itself only says "not well-formed (invalid token): line 1, column 87".
+        ("ziamath", "a & b", "`&` outside a matrix or aligned environment"),
+        ("ziamath", "\\text{Q&A}", "`&` outside a matrix or aligned environment"),
+        ("ziamath", "x\x01y", "control character U+0001"),
     ],
 )
-def test_formula_errors_say_what_is_wrong(tex: str, message: str) -> None:
-    # ziamath itself only says "not well-formed (invalid token): line 1, column 87".
+def test_formula_errors_say_what_is_wrong(engine: str, tex: str, message: str) -> None:
+    drawing = importlib.import_module(f"generator.engines.{engine}")
     with pytest.raises(mathrender.MathRenderError, match=re.escape(message)):
-        mathrender.render(tex, False)
+        drawing.render(tex, False)
 
 
+@pytest.mark.parametrize("engine", ["mathjax", "ziamath"])
 @pytest.mark.parametrize(
     "tex", ["a \\& b", "\\begin{pmatrix} a & b \\\\ c & d \\end{pmatrix}", "\\begin{aligned} a &= b \\end{aligned}"]
 )
-def test_ampersands_that_are_fine_still_render(tex: str) -> None:
-    assert mathrender.render(tex, False).width_em > 0
+def test_ampersands_that_are_fine_still_render(engine: str, tex: str) -> None:
+    assert importlib.import_module(f"generator.engines.{engine}").render(tex, False).width_em > 0
 
 
 # --- known bugs in files this suite does not own -----------------------------------------------------

@@ -94,8 +94,19 @@ def _explain(message: str) -> str:
     return message
 
 
+# MathJax fails on these with a JavaScript error about its own internals ("Cannot read properties of null").
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _refuse_control_characters(tex: str) -> None:
+    control = _CONTROL_CHARACTER.search(tex)
+    if control:
+        raise MathRenderError(f"control character U+{ord(control.group()):04X} in the formula")
+
+
 def check(tex: str, display: bool) -> None:
     """Parse only (TeX to MathJax's internal MathML, no layout); raise what a card would show as an error."""
+    _refuse_control_characters(tex)
     message: str = _call("studykitCheck", tex, display)
     if message:
         raise MathRenderError(_explain(message))
@@ -109,6 +120,7 @@ def _glyph_id(outline: str) -> str:
 
 def render(tex: str, display: bool) -> RenderedMath:
     """Draw one formula: SVG body, its glyphs under outline-named IDs, sizes in em; MathRenderError if it can't."""
+    _refuse_control_characters(tex)
     drawn = _call("studykitRender", tex, display)
     if "error" in drawn:
         raise MathRenderError(_explain(drawn["error"]))
@@ -122,6 +134,8 @@ def render_many(formulas: Sequence[tuple[str, bool]]) -> list[RenderedMath | Mat
     """
     if not formulas:
         return []
+    if any(_CONTROL_CHARACTER.search(tex) for tex, _ in formulas):  # rare: those formulas one by one, the rest too
+        return [_render_or_error(tex, display) for tex, display in formulas]
     try:
         # The time limit grows with the batch; a batch that still runs out is drawn one by one,
         # so that only the formula that is stuck is reported as such.
