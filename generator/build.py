@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import tempfile
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -96,10 +96,19 @@ def run_all(options: BuildOptions, decks: list[Path] | None = None) -> list[Buil
         options.output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(f"{options.output_dir}: cannot create output folder: {error.strerror}") from error
+    contexts = [
+        context_for(result.deck, dataclasses.replace(options, content_dir=folder))
+        for folder, result in zip(folders, results, strict=True)
+    ]
+    # Every output of every deck is staged and swapped in together: an interrupted or failing build of the
+    # second deck leaves the first deck's previous outputs too.
+    targets = [output_path(result.deck, options.output_dir, writer.suffix) for result in results for writer in chosen]
     reports = []
-    for folder, result in zip(folders, results, strict=True):
-        deck_options = dataclasses.replace(options, content_dir=folder)
-        reports.append(_write(result, context_for(result.deck, deck_options), chosen, dict(timings)))
+    with _staged(targets) as staged:
+        temporaries = iter(staged)
+        for result, context in zip(results, contexts, strict=True):
+            mine = [next(temporaries) for _ in chosen]
+            reports.append(_write(result, context, chosen, mine, dict(timings)))
     return reports
 
 
@@ -140,16 +149,20 @@ def _read_all(every: list[BuildOptions], timings: dict[str, float]) -> list[read
 
 
 def _write(
-    result: reader.ReadResult, context: BuildContext, chosen: list[writers.Writer], timings: dict[str, float]
+    result: reader.ReadResult,
+    context: BuildContext,
+    chosen: list[writers.Writer],
+    staged: list[Path],
+    timings: dict[str, float],
 ) -> BuildReport:
+    """Write the deck's outputs into their temporary files (`staged`, in the order of `chosen`)."""
     deck = result.deck
     targets = [output_path(deck, context.output_dir, writer.suffix) for writer in chosen]
     written: dict[str, WriteResult] = {}
-    with _staged(targets) as staged:
-        for writer, temporary in zip(chosen, staged, strict=True):
-            started = time.perf_counter()
-            written[writer.name] = writer.write(deck, temporary, context) or WriteResult()
-            timings[writer.name] = time.perf_counter() - started
+    for writer, temporary in zip(chosen, staged, strict=True):
+        started = time.perf_counter()
+        written[writer.name] = writer.write(deck, temporary, context) or WriteResult()
+        timings[writer.name] = time.perf_counter() - started
     warnings = [*result.warnings, *(w for outcome in written.values() for w in outcome.warnings)]
     return BuildReport(deck=deck, written=targets, warnings=warnings, results=written, timings=timings)
 
@@ -176,9 +189,11 @@ def _staged(targets: list[Path]) -> Iterator[list[Path]]:
     temporaries: list[Path] = []
     try:
         for target in targets:
-            handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            os.close(handle)
-            temporaries.append(Path(name))
+            # Named here and created by O_EXCL, so that the name is in the list before the file exists: an
+            # interrupt between the two (mkstemp would leave a file it had not yet named to us) leaves nothing.
+            temporary = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+            temporaries.append(temporary)
+            os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         yield temporaries
         for temporary, target in zip(temporaries, targets, strict=True):
             os.chmod(temporary, 0o644)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,34 @@ def test_writers_are_frozen_declarations() -> None:
     writer = writers.WRITERS["tsv"]
     with pytest.raises(dataclasses.FrozenInstanceError):
         writer.name = "other"  # type: ignore[misc]
+
+
+def test_a_failure_in_the_second_deck_keeps_the_first_decks_previous_outputs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from generator.context import BuildOptions
+    from generator.errors import OutputError
+    from tests.conftest import CONTENT_ROOT, break_writer
+
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT_ROOT, content, ignore=shutil.ignore_patterns("figures"))  # tsv needs no figures
+    for deck in content.iterdir():
+        (deck / "figures").mkdir()
+        for svg in (CONTENT_ROOT / deck.name / "figures").glob("*.svg"):
+            shutil.copy(svg, deck / "figures" / svg.name)
+    output = tmp_path / "out"
+    pipeline.run_all(BuildOptions(content, output, ("tsv",)))
+    before = {path.name: path.read_bytes() for path in output.iterdir()}
+    tsv = writers.WRITERS["tsv"]
+
+    def fails_for_the_chinese_deck(deck: Deck, target: Path, context: BuildContext) -> writers.WriteResult | None:
+        if deck.slug.endswith("-zh"):
+            raise OSError(28, "No space left on device", str(target))
+        return tsv.write(deck, target, context)
+
+    break_writer(monkeypatch, "tsv", fails_for_the_chinese_deck)
+    english = next(content.glob("dl-interview-51-65/51-*.md"))
+    english.write_text(english.read_text(encoding="utf-8").replace("## Full answer", "## Full answer\n\nNew.", 1))
+    with pytest.raises(OutputError):
+        pipeline.run_all(BuildOptions(content, output, ("tsv",)))
+    assert {path.name: path.read_bytes() for path in output.iterdir()} == before
