@@ -137,6 +137,9 @@ def test_anki_fields_are_chinese(zh_build: pipeline.BuildReport, tmp_path: Path)
         assert counts["new"] == 15 + sum(len(note.clozes) for note in zh_build.deck.notes)
         note = col.get_note(col.find_notes('"Number:59"')[0])
         assert "批归一化" in note["Question"] and "\\(" in note["Key points"] + note["Full answer"]
+        # The note types are shared with the English deck: the language travels in the fields.
+        assert note["Question"].startswith('<span lang="zh-Hans">')
+        assert note["Key points"].startswith('<div lang="zh-Hans">')
     finally:
         col.close()
 

@@ -156,13 +156,24 @@ def _for_anki(fragment: str, media: _NoteMedia, cloze_safe: bool = False) -> str
     return fragments.tex_math(fragments.rewrite_images(fragment, media), cloze_safe=cloze_safe)
 
 
+def in_language(fragment: str, note: Note, deck: Deck, block: bool = True) -> str:
+    """The field marked with the note's language when it is not English, so that the card's text is shaped,
+    broken into lines and read aloud as that language (the note types are shared by every deck, so the
+    language travels with the fields, not in the card template). English fields stay as they are."""
+    language = note.language or deck.language
+    if language.split("-")[0].lower() == "en":
+        return fragment
+    tag = "div" if block else "span"
+    return f'<{tag} lang="{html.escape(language)}">{fragment}</{tag}>'
+
+
 def fields_of(note: Note, deck: Deck, media: _NoteMedia | None = None) -> list[str]:
     media = media or _NoteMedia(note, deck)
     return [
         str(note.number),
-        html.escape(note.question, quote=False),
-        _for_anki(note.key_points_html, media),
-        _for_anki(note.answer_html, media),
+        in_language(html.escape(note.question, quote=False), note, deck, block=False),
+        in_language(_for_anki(note.key_points_html, media), note, deck),
+        in_language(_for_anki(note.answer_html, media), note, deck),
         html.escape(deck.credit),
     ]
 
@@ -330,9 +341,9 @@ def convert(deck: Deck, context: BuildContext, previous: dict[str, PackedNote]) 
             add(False, note_guid(note), fields_of(note, deck, note_media), tags, position * _DUE_STRIDE, base)
         for index, item in enumerate(clozes, start=1):
             cloze_fields = [
-                _for_anki(item.html, note_media, cloze_safe=True),
+                in_language(_for_anki(item.html, note_media, cloze_safe=True), note, deck),
                 str(note.number),
-                html.escape(note.question, quote=False),
+                in_language(html.escape(note.question, quote=False), note, deck, block=False),
                 html.escape(deck.credit),
             ]
             add(True, cloze_guid(note, index), cloze_fields, tags, position * _DUE_STRIDE + index, base)
