@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,17 +110,21 @@ def _outputs_help() -> str:
 """
 
 
+def _output(help_text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    return click.option(
+        "--output",
+        "output_dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=Path("build"),
+        show_default=True,
+        help=help_text,
+    )
+
+
 @cli.command(help=_outputs_help())
 @click.argument("outputs", nargs=-1, type=click.Choice([*writers.names(), "all"]))
 @_content
-@click.option(
-    "--output",
-    "output_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("build"),
-    show_default=True,
-    help="Folder the outputs are written to.",
-)
+@_output("Folder the outputs are written to.")
 @click.option(
     "--paper",
     type=click.Choice(list(PAPERS), case_sensitive=False),
@@ -250,14 +255,7 @@ def init(
 
 @cli.command()
 @_content
-@click.option(
-    "--output",
-    "output_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("build"),
-    show_default=True,
-    help="Folder the toolbar's button builds every output into (the page itself is served from a temporary folder).",
-)
+@_output("Folder the toolbar's button builds every output into (the page itself is served from a temporary folder).")
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),

@@ -151,3 +151,13 @@ def break_writer(monkeypatch: pytest.MonkeyPatch, name: str, write: Any) -> None
     from generator import writers
 
     monkeypatch.setitem(writers.WRITERS, name, dataclasses.replace(writers.WRITERS[name], write=write))
+
+
+@pytest.fixture
+def col(tmp_path: Path) -> Iterator[Any]:
+    """A new, empty Anki collection (the real `anki` package), closed after the test."""
+    from anki.collection import Collection
+
+    collection = Collection(str(tmp_path / "collection.anki2"))
+    yield collection
+    collection.close()

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,13 +31,6 @@ def import_package(col: Collection, package: Path) -> dict[str, int]:
         name: len(getattr(log, name))
         for name in ("new", "updated", "duplicate", "conflicting", "first_field_match", "missing_notetype")
     }
-
-
-@pytest.fixture
-def col(tmp_path: Path) -> Iterator[Collection]:
-    collection = Collection(str(tmp_path / "collection.anki2"))
-    yield collection
-    collection.close()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,8 @@ TEX_OUTSIDE_DELIMITERS = re.compile(r"\\(frac|sum|log|sqrt|mathbf|odot|tanh|hat|
 
 
 @pytest.fixture
-def collection(tmp_path: Path) -> Iterator[Collection]:
-    col = Collection(str(tmp_path / "collection.anki2"))
-    yield col
-    col.close()
+def collection(col: Collection) -> Collection:
+    return col
 
 
 @pytest.fixture

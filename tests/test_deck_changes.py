@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import genanki
@@ -15,13 +14,6 @@ from click.testing import CliRunner
 from generator import build as pipeline
 from generator.cli import cli
 from tests.test_anki_deck import SLUG, import_package
-
-
-@pytest.fixture
-def col(tmp_path: Path) -> Iterator[Collection]:
-    collection = Collection(str(tmp_path / "collection.anki2"))
-    yield collection
-    collection.close()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import struct
 import time
 import zipfile
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import genanki
@@ -86,13 +85,6 @@ def make_deck(target: Path) -> Path:
     path = target / "physics.apkg"
     package.write_to_file(str(path), timestamp=MADE_AT)
     return path
-
-
-@pytest.fixture
-def col(tmp_path: Path) -> Iterator[Collection]:
-    collection = Collection(str(tmp_path / "collection.anki2"))
-    yield collection
-    collection.close()
 
 
 def visible_text(field: str) -> str:

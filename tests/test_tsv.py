@@ -11,10 +11,8 @@ import csv
 import io
 import itertools
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from anki.collection import Collection, ImportCsvRequest
 from anki.import_export_pb2 import CsvMetadata
 
@@ -32,13 +30,6 @@ def import_text(col: Collection, path: Path) -> dict[str, int]:
     log = col.import_csv(ImportCsvRequest(path=str(path), metadata=metadata)).log
     names = ("new", "updated", "duplicate", "conflicting", "missing_notetype", "missing_deck", "empty_first_field")
     return {name: len(getattr(log, name)) for name in names}
-
-
-@pytest.fixture
-def col(tmp_path: Path) -> Iterator[Collection]:
-    collection = Collection(str(tmp_path / "collection.anki2"))
-    yield collection
-    collection.close()
 
 
 def test_tsv_is_a_registered_output_with_a_command_line_name() -> None:
