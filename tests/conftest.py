@@ -108,6 +108,16 @@ def background() -> Iterator[Background]:
 # time): (the test file that needs it, the function, its argument given the build's folder and the deck's slug).
 READ_AHEAD: list[tuple[str, str, Callable[[Path, str], Path]]] = [
     ("test_cards_pdf.py", "tests.test_cards_pdf:read_sheets", lambda folder, slug: folder / f"{slug}.cards.pdf"),
+    (
+        "test_cards_pdf.py",
+        "tests.test_cards_pdf:letter_paper_cards",
+        lambda folder, slug: folder.parent / "letter-cards",
+    ),
+    (
+        "test_cards_pdf.py",
+        "tests.test_cards_pdf:long_key_points_cards",
+        lambda folder, slug: folder.parent / "long-key-points",
+    ),
     ("test_cheatsheet.py", "tests.test_cheatsheet:read_sheet", lambda folder, slug: folder / f"{slug}.pdf"),
     ("test_cheatsheet.py", "tests.test_cheatsheet:build_joined_parts", lambda folder, slug: folder.parent / "joined"),
     (
@@ -115,6 +125,7 @@ READ_AHEAD: list[tuple[str, str, Callable[[Path, str], Path]]] = [
         "tests.test_cheatsheet:read_sheet",
         lambda folder, slug: folder.parent / "joined" / f"{slug}.pdf",
     ),
+    ("test_cheatsheet.py", "tests.test_cheatsheet:letter_paper_sheet", lambda folder, slug: folder.parent / "letter"),
     ("test_cheatsheet.py", "tests.test_cheatsheet:read_booklet", lambda folder, slug: folder / f"{slug}.full.pdf"),
     ("test_page_quality.py", "tests.test_page_quality:run_vnu", lambda folder, slug: folder / f"{slug}.html"),
     ("test_figures.py", "tests.test_figures:redraw", lambda folder, slug: folder.parent / "figures"),

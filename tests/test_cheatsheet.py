@@ -143,8 +143,14 @@ def test_at_most_four_a4_pages(sheet: tuple[pipeline.BuildReport, Path]) -> None
         assert width == pytest.approx(A4[0], abs=0.5) and height == pytest.approx(A4[1], abs=0.5)
 
 
-def test_letter_paper(tmp_path: Path) -> None:
-    (path,) = pipeline.build(CONTENT, tmp_path, ("pdf",), paper="letter").written
+def letter_paper_sheet(folder: Path) -> Path:
+    """The cheat sheet on letter paper (built on the background process)."""
+    (path,) = pipeline.build(CONTENT, folder, ("pdf",), paper="letter").written
+    return path
+
+
+def test_letter_paper(background: Background, tmp_path_factory: pytest.TempPathFactory) -> None:
+    path = background.result("tests.test_cheatsheet:letter_paper_sheet", tmp_path_factory.getbasetemp() / "letter")
     reader = PdfReader(path)
     assert len(reader.pages) <= 4
     for page in reader.pages:
