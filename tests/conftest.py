@@ -8,11 +8,14 @@ fraction of a second where a `python -m generator` process costs a second or mor
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import importlib
 import multiprocessing
+import os
 import shutil
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from generator import build as pipeline
+from generator import mathrender
 from generator.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +31,37 @@ CONTENT_ROOT = ROOT / "content"
 CONTENT = CONTENT_ROOT / "dl-interview-51-65"  # the English deck, the one the tests know note by note
 TEMPLATES = ROOT / "templates"
 EPOCH = 1_700_000_000  # 2023-11-14T22:13:20Z: SOURCE_DATE_EPOCH of the session's build
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The session's own studykit cache (math and cheat-sheet parts), started as a copy of the user's.
+
+    A cheat-sheet build forgets the cached parts of its deck that it did not use; with the user's cache
+    shared, a build elsewhere on the machine (another checkout's tests, a `make`) could delete the parts
+    a build here is about to join. Hard links make the copy cheap; files are replaced, never rewritten.
+    """
+    if "STUDYKIT_CACHE_DIR" in os.environ:
+        return  # the caller chose a cache
+    users = mathrender.cache_root()
+    private = Path(tempfile.mkdtemp(prefix="studykit-test-cache-"))
+    for kind in ("math", "pdf"):
+        if (users / kind).is_dir():
+
+            def link(source: str, target: str) -> None:
+                try:
+                    os.link(source, target)
+                except OSError:
+                    shutil.copy2(source, target)
+
+            with contextlib.suppress(shutil.Error):  # a file removed while being copied: one entry fewer
+                shutil.copytree(users / kind, private / kind, copy_function=link, dirs_exist_ok=True)
+    os.environ["STUDYKIT_CACHE_DIR"] = str(private)
+
+    def clean_up() -> None:
+        os.environ.pop("STUDYKIT_CACHE_DIR", None)
+        shutil.rmtree(private, ignore_errors=True)
+
+    config.add_cleanup(clean_up)
 
 
 def _call(function: str, *arguments: Any) -> Any:
@@ -70,11 +105,31 @@ def background() -> Iterator[Background]:
     work.close()
 
 
-# What to read in the background once the session's build is written: (test file that needs it, reader, output).
-READ_AHEAD = [
-    ("test_cheatsheet.py", "tests.test_cheatsheet:read_booklet", "full.pdf"),
-    ("test_cards_pdf.py", "tests.test_cards_pdf:read_sheets", "cards.pdf"),
-    ("test_page_quality.py", "tests.test_page_quality:run_vnu", "html"),
+# Work for the background process once the session's build is written, in this order (it runs one job at a
+# time): (the test file that needs it, the function, its argument given the build's folder and the deck's slug).
+READ_AHEAD: list[tuple[str, str, Callable[[Path, str], Path]]] = [
+    ("test_cards_pdf.py", "tests.test_cards_pdf:read_sheets", lambda folder, slug: folder / f"{slug}.cards.pdf"),
+    (
+        "test_cards_pdf.py",
+        "tests.test_cards_pdf:letter_paper_cards",
+        lambda folder, slug: folder.parent / "letter-cards",
+    ),
+    (
+        "test_cards_pdf.py",
+        "tests.test_cards_pdf:long_key_points_cards",
+        lambda folder, slug: folder.parent / "long-key-points",
+    ),
+    ("test_cheatsheet.py", "tests.test_cheatsheet:read_sheet", lambda folder, slug: folder / f"{slug}.pdf"),
+    ("test_cheatsheet.py", "tests.test_cheatsheet:build_joined_parts", lambda folder, slug: folder.parent / "joined"),
+    (
+        "test_cheatsheet.py",
+        "tests.test_cheatsheet:read_sheet",
+        lambda folder, slug: folder.parent / "joined" / f"{slug}.pdf",
+    ),
+    ("test_cheatsheet.py", "tests.test_cheatsheet:letter_paper_sheet", lambda folder, slug: folder.parent / "letter"),
+    ("test_cheatsheet.py", "tests.test_cheatsheet:read_booklet", lambda folder, slug: folder / f"{slug}.full.pdf"),
+    ("test_page_quality.py", "tests.test_page_quality:run_vnu", lambda folder, slug: folder / f"{slug}.html"),
+    ("test_figures.py", "tests.test_figures:redraw", lambda folder, slug: folder.parent / "figures"),
 ]
 
 
@@ -88,9 +143,9 @@ def built(
         patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
         report = pipeline.build(CONTENT, output)
     collected = {item.path.name for item in request.session.items}
-    for test_file, reader, kind in READ_AHEAD:
+    for test_file, function, argument in READ_AHEAD:
         if test_file in collected:
-            background.start(reader, output / f"{report.deck.slug}.{kind}")
+            background.start(function, argument(output, report.deck.slug))
     return report
 
 
@@ -115,6 +170,15 @@ def previous_build(tmp_path: Path, outputs: dict[str, Path]) -> Path:
     shutil.copytree(outputs["apkg"].parent, output)
     assert {".apkg", ".html", ".pdf"} <= {p.suffix for p in output.iterdir()}
     return output
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the whole session (tests.browser); each test opens its own context in it."""
+    from tests.browser import chromium_browser
+
+    with chromium_browser() as instance:
+        yield instance
 
 
 def digests(folder: Path) -> dict[str, str]:

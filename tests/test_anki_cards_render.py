@@ -22,7 +22,7 @@ from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPack
 from PIL import Image, ImageStat
 
 from generator.writers import anki as anki_writer
-from tests.browser import chromium_browser, needs_chromium
+from tests.browser import needs_chromium
 from tests.conftest import ROOT
 
 MATHJAX = ROOT / "tools" / "node_modules" / "mathjax" / "es5" / "tex-svg.js"
@@ -81,12 +81,6 @@ def card_page(card_html: str, night: bool) -> str:
 <script>window.MathJax = {{ svg: {{ fontCache: "global" }}, startup: {{ typeset: true }} }};</script>
 <script src="{MATHJAX.as_uri()}"></script></head>
 <body class="{classes}">{card_html}</body></html>"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium_browser() as instance:
-        yield instance
 
 
 def luminance(rgb: str) -> float:

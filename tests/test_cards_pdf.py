@@ -10,6 +10,7 @@ import html
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from generator.errors import BuildFailed
 from generator.markup import MATH_SPAN
 from generator.model import Note
 from generator.writers import cards
-from tests.conftest import Background
+from tests.conftest import CONTENT, Background
 from tests.test_cheatsheet import assert_fonts_embedded
 
 MM = 72 / 25.4
@@ -261,22 +262,36 @@ def _small_deck(content_copy: Path, keep: tuple[int, ...]) -> None:
             path.unlink()
 
 
-def test_letter_paper_cards(content_copy: Path, tmp_path: Path) -> None:
-    _small_deck(content_copy, (51, 52, 53))  # one sheet, partly filled
-    report = pipeline.build(content_copy, tmp_path, ("cards",), paper="letter")
-    letter = read_sheets(report.written[0])
+def letter_paper_cards(folder: Path) -> tuple[tuple[Note, ...], list[Sheet]]:
+    """Three notes' cards on letter paper, built and read (on the background process)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=folder))  # a folder of its own, should this run twice
+    content = folder / "content"
+    shutil.copytree(CONTENT, content)
+    _small_deck(content, (51, 52, 53))  # one sheet, partly filled
+    report = pipeline.build(content, folder / "out", ("cards",), paper="letter")
+    return report.deck.notes, read_sheets(report.written[0])
+
+
+def test_letter_paper_cards(background: Background, tmp_path_factory: pytest.TempPathFactory) -> None:
+    folder = tmp_path_factory.getbasetemp() / "letter-cards"
+    notes, letter = background.result("tests.test_cards_pdf:letter_paper_cards", folder)
     for sheet in letter:
         assert (sheet.width, sheet.height) == pytest.approx((612, 792), abs=TOLERANCE)
-    for note, front, back in _pairs(report.deck.notes, letter):
+    for note, front, back in _pairs(notes, letter):
         front_box, back_box = front.box_of(front.label(note.number)), back.box_of(back.label(note.number))
         assert back_box.x0 == pytest.approx(front.width - front_box.x1, abs=TOLERANCE)
         assert back_box.top == pytest.approx(front_box.top, abs=TOLERANCE)
 
 
-def test_long_key_points_are_cut_with_a_notice(content_copy: Path, tmp_path: Path) -> None:
-    """A back too long for the smallest type keeps its first key points and says the rest is in the deck."""
-    _small_deck(content_copy, (51, 52))
-    path = next(content_copy.glob("51-*.md"))
+def long_key_points_cards(folder: Path) -> list[Sheet]:
+    """Cards of two notes, one with far too many key points, built and read (on the background process)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=folder))  # a folder of its own, should this run twice
+    content = folder / "content"
+    shutil.copytree(CONTENT, content)
+    _small_deck(content, (51, 52))
+    path = next(content.glob("51-*.md"))
     text = path.read_text(encoding="utf-8")
     bullets = "".join(
         f"- Extra point {i}: a deliberately long sentence about fine-tuning that pads the card's back well past "
@@ -284,8 +299,16 @@ def test_long_key_points_are_cut_with_a_notice(content_copy: Path, tmp_path: Pat
         for i in range(1, 16)
     )
     path.write_text(text.replace("## Full answer", bullets + "\n## Full answer", 1), encoding="utf-8")
-    report = pipeline.build(content_copy, tmp_path, ("cards",))
-    (_front, back) = read_sheets(report.written[0])
+    report = pipeline.build(content, folder / "out", ("cards",))
+    return read_sheets(report.written[0])
+
+
+def test_long_key_points_are_cut_with_a_notice(
+    background: Background, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A back too long for the smallest type keeps its first key points and says the rest is in the deck."""
+    folder = tmp_path_factory.getbasetemp() / "long-key-points"
+    (_front, back) = background.result("tests.test_cards_pdf:long_key_points_cards", folder)
     box = back.box_of(back.label(51))
     text_on_card = " ".join(w["text"] for w in back.words if box.holds(w))
     assert "continued in the deck" in text_on_card

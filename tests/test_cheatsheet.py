@@ -28,32 +28,34 @@ LETTER = (612.0, 792.0)
 BAND = 12 * MM
 
 
-@pytest.fixture(scope="module", params=["one part", "joined parts"])
-def sheet(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    built: pipeline.BuildReport,
-    outputs: dict[str, Path],
-) -> tuple[pipeline.BuildReport, Path]:
-    """The cheat sheet, built with SOURCE_DATE_EPOCH set; every test below runs on both shapes.
-
-    "one part" is the session's build. A bank of hundreds of notes is rendered in parts and joined;
-    "joined parts" cuts the fifteen notes into parts of eight and seven so that the joined file meets
-    every check the whole one does.
-    """
-    if request.param == "one part":
-        assert len(pdf_writer.parts_of(built.deck.notes)) == 1
-        return built, outputs["pdf"]
-    output = tmp_path_factory.mktemp("cheatsheet")
+def build_joined_parts(folder: Path) -> Path:
+    """The cheat sheet in parts of eight and seven notes, joined (run on the background process)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
         patch.setattr(pdf_writer, "_PART_MIN", 8)
         patch.setattr(pdf_writer, "_PART_SPREAD", 1)
         patch.setattr(pdf_writer, "_PART_MAX", 8)
         assert [len(part) for part in pdf_writer.parts_of(pipeline.check(CONTENT).deck.notes)] == [8, 7]
-        report = pipeline.build(CONTENT, output, ("pdf",))
-    (path,) = report.written
-    return report, path
+        (path,) = pipeline.build(CONTENT, folder, ("pdf",)).written
+    return path
+
+
+@pytest.fixture(scope="module", params=["one part", "joined parts"])
+def sheet(
+    request: pytest.FixtureRequest, built: pipeline.BuildReport, outputs: dict[str, Path], background: Background
+) -> tuple[pipeline.BuildReport, Path]:
+    """The cheat sheet, built with SOURCE_DATE_EPOCH set; every test below runs on both shapes.
+
+    "one part" is the session's build. A bank of hundreds of notes is rendered in parts and joined;
+    "joined parts" cuts the fifteen notes into parts of eight and seven so that the joined file meets
+    every check the whole one does (built on the background process, which the session's build started).
+    """
+    if request.param == "one part":
+        assert len(pdf_writer.parts_of(built.deck.notes)) == 1
+        return built, outputs["pdf"]
+    path: Path = background.result("tests.test_cheatsheet:build_joined_parts", outputs["pdf"].parent.parent / "joined")
+    assert path.name == outputs["pdf"].name
+    return built, path
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,18 @@ class SheetRead:
 
 
 @pytest.fixture(scope="module")
-def sheet_read(sheet: tuple[pipeline.BuildReport, Path]) -> SheetRead:
+def sheet_read(sheet: tuple[pipeline.BuildReport, Path], background: Background) -> SheetRead:
+    """The sheet read on the background process (the session's build started it)."""
+    read: SheetRead = background.result("tests.test_cheatsheet:read_sheet", sheet[1])
+    return read
+
+
+def read_sheet(path: Path) -> SheetRead:
     """The sheet read once with pdfplumber (slow): its words, its text, each page's header and footer."""
     found: list[dict[str, Any]] = []
     parts: list[str] = []
     pages: list[SheetPage] = []
-    with pdfplumber.open(sheet[1]) as pdf:
+    with pdfplumber.open(path) as pdf:
         for number, page in enumerate(pdf.pages, start=1):
             middle = page.width / 2
             for column, box in enumerate(
@@ -135,8 +143,14 @@ def test_at_most_four_a4_pages(sheet: tuple[pipeline.BuildReport, Path]) -> None
         assert width == pytest.approx(A4[0], abs=0.5) and height == pytest.approx(A4[1], abs=0.5)
 
 
-def test_letter_paper(tmp_path: Path) -> None:
-    (path,) = pipeline.build(CONTENT, tmp_path, ("pdf",), paper="letter").written
+def letter_paper_sheet(folder: Path) -> Path:
+    """The cheat sheet on letter paper (built on the background process)."""
+    (path,) = pipeline.build(CONTENT, folder, ("pdf",), paper="letter").written
+    return path
+
+
+def test_letter_paper(background: Background, tmp_path_factory: pytest.TempPathFactory) -> None:
+    path = background.result("tests.test_cheatsheet:letter_paper_sheet", tmp_path_factory.getbasetemp() / "letter")
     reader = PdfReader(path)
     assert len(reader.pages) <= 4
     for page in reader.pages:

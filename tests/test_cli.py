@@ -144,7 +144,16 @@ def test_ctrl_c_during_a_build_keeps_the_previous_outputs(content_copy: Path, pr
     note.write_text(note.read_text(encoding="utf-8").replace("question:", "question: Really,", 1), encoding="utf-8")
     before = digests(previous_build)
     command = [*PYTHON, "build", "--content", str(content_copy), "--output", str(previous_build), "--jobs", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        # A shell starts background jobs with SIGINT ignored, and Python keeps an ignored SIGINT ignored:
+        # the build must start with the default, as when run from a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 240
         # The outputs are being written once their temporary files exist beside the previous ones.

@@ -27,7 +27,7 @@ from generator import build as pipeline
 from generator.context import BuildOptions
 from generator.writers import anki as anki_writer
 from generator.writers import sheet as pdf_writer
-from tests.conftest import CONTENT
+from tests.conftest import CONTENT, Background
 
 FIGURES_DIR = CONTENT / "figures"
 SCRIPTS_DIR = FIGURES_DIR / "src"
@@ -76,10 +76,9 @@ def test_every_script_has_a_committed_figure_and_a_note() -> None:
     assert committed == set(FIGURES), "every script's SVG is committed next to it, and nothing else"
 
 
-@pytest.fixture(scope="module")
-def redrawn(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Each script run in a process of its own, all at once, writing its SVG to a scratch folder."""
-    folder = tmp_path_factory.mktemp("figures")
+def redraw(folder: Path) -> dict[str, tuple[int, str]]:
+    """Each script run in a process of its own, all at once, writing its SVG to `folder`: exit code and output."""
+    folder.mkdir(parents=True, exist_ok=True)
     running = {
         name: subprocess.Popen(
             [sys.executable, str(SCRIPTS_DIR / f"{name}.py"), str(folder / f"{name}.svg")],
@@ -90,10 +89,20 @@ def redrawn(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         )
         for name in sorted(FIGURES)
     }
-    for name, process in running.items():
-        output, _ = process.communicate(timeout=300)
-        assert process.returncode == 0, f"{name}.py failed:\n{output.decode(errors='replace')}"
-    return {name: folder / f"{name}.svg" for name in running}
+    return {
+        name: (process.wait(timeout=300), process.communicate()[0].decode(errors="replace"))
+        for name, process in running.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def redrawn(tmp_path_factory: pytest.TempPathFactory, background: Background) -> dict[str, Path]:
+    """The scripts' fresh SVGs, drawn on the background process (which the session's build may have started)."""
+    folder = tmp_path_factory.getbasetemp() / "figures"
+    results: dict[str, tuple[int, str]] = background.result("tests.test_figures:redraw", folder)
+    for name, (returncode, output) in results.items():
+        assert returncode == 0, f"{name}.py failed:\n{output}"
+    return {name: folder / f"{name}.svg" for name in results}
 
 
 @needs_matplotlib

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from generator import build as pipeline
-from tests.browser import chromium_browser, needs_chromium
+from tests.browser import needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +50,6 @@ def test_nothing_refers_outside_the_file(page_html: str) -> None:
     for attribute, url in re.findall(r'\b(src|href)="([^"]*)"', page_html):
         assert url.startswith(("#", "data:")) or (attribute == "href" and url.startswith("https://")), url
     assert "@import" not in page_html and not re.search(r"url\((?!data:)", page_html)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium_browser() as instance:
-        yield instance
 
 
 @pytest.fixture

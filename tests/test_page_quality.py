@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser import chromium_browser, needs_chromium
+from tests.browser import needs_chromium
 from tests.conftest import Background
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,12 +65,6 @@ def test_nu_html_checker_finds_no_error(outputs: dict[str, Path], background: Ba
     ]
     assert errors == [], "\n".join(errors)
     assert returncode == 0, stderr[-2000:]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium_browser() as instance:
-        yield instance
 
 
 def _open(browser: Any, page: Path, scheme: str, viewport: dict[str, int]) -> Any:
