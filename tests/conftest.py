@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from generator import build as pipeline
-from generator import mathrender
+from generator import context as studykit_context
 from generator.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if "STUDYKIT_CACHE_DIR" in os.environ:
         return  # the caller chose a cache
-    users = mathrender.cache_root()
+    users = studykit_context.cache_root()
     private = Path(tempfile.mkdtemp(prefix="studykit-test-cache-"))
     for kind in ("math", "pdf"):
         if (users / kind).is_dir():
