@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from anki.collection import Collection
 
 from generator import build as pipeline
 from generator.errors import BuildFailed
-from tests.browser import chromium_browser, needs_chromium
+from tests.browser import needs_chromium
 from tests.conftest import CONTENT_ROOT, ROOT
 from tests.test_anki_deck import import_package
 
@@ -142,12 +141,6 @@ def test_anki_fields_are_chinese(zh_build: pipeline.BuildReport, tmp_path: Path)
         assert note["Key points"].startswith('<div lang="zh-Hans">')
     finally:
         col.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium_browser() as launched:
-        yield launched
 
 
 @needs_chromium

@@ -32,7 +32,7 @@ from generator import build as pipeline
 from generator import serve
 from generator.context import BuildOptions
 from generator.errors import BuildFailed, ContentFolderError, Location, Problem, UsageError
-from tests.browser import chromium_browser, needs_chromium
+from tests.browser import needs_chromium
 from tests.conftest import CONTENT, ROOT
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "serve"
@@ -125,12 +125,15 @@ def page_state(tab: Any) -> dict[str, Any]:
 
 
 @needs_chromium
-def test_edit_break_and_fix_a_note_in_an_open_tab(start: Callable[[Path], Served], content_copy: Path) -> None:
+def test_edit_break_and_fix_a_note_in_an_open_tab(
+    start: Callable[[Path], Served], content_copy: Path, browser: Any
+) -> None:
     served = start(content_copy)
     note = content_copy / NOTE
     original = note.read_text(encoding="utf-8")
-    with chromium_browser() as browser:
-        tab: Any = browser.new_page()  # type: ignore[attr-defined]
+    page_context = browser.new_context()
+    try:
+        tab: Any = page_context.new_page()
         requests: list[str] = []
         tab.on("request", lambda request: requests.append(request.url))
         tab.goto(served.url)
@@ -174,6 +177,8 @@ def test_edit_break_and_fix_a_note_in_an_open_tab(start: Callable[[Path], Served
             10,
             "the overlay goes once the note is fixed",
         )
+    finally:
+        page_context.close()
     origin = served.url.rstrip("/")
     assert all(url.startswith(origin) for url in requests), [u for u in requests if not u.startswith(origin)]
 

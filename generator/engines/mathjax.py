@@ -9,6 +9,7 @@ about MathJax or V8.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import difflib
 import hashlib
@@ -74,9 +75,22 @@ def _context() -> MiniRacer:
 def _call(function: str, *args: object, timeout: float = _TIMEOUT_SECONDS) -> Any:
     with _LOCK:
         try:
+            if _in_event_loop():
+                # mini-racer refuses a timed call from a thread that runs an asyncio loop (Jupyter, an async
+                # app, Playwright's sync API): there the call runs without V8's time limit. MathJax's own
+                # limits on macro expansion and buffer size still stop a runaway formula.
+                return _context().call(function, *args)
             return _context().call(function, *args, timeout_sec=timeout)
         except JSTimeoutException as error:
             raise MathRenderError(f"MathJax took longer than {timeout:g} s on this formula") from error
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 @cache
