@@ -13,6 +13,7 @@ import click
 from generator import __version__, writers
 from generator.context import PAPERS
 from generator.errors import Problem
+from generator.mathrender import ENGINES
 
 _content = click.option(
     "--content",
@@ -44,7 +45,7 @@ def _use_math_engine(context: click.Context, parameter: click.Parameter, name: s
 
 _math = click.option(
     "--math",
-    type=click.Choice(["mathjax", "ziamath"]),
+    type=click.Choice(list(ENGINES)),
     default=None,
     callback=_use_math_engine,
     expose_value=False,

@@ -83,6 +83,7 @@ def cjk_language(language: str) -> str | None:
     return "zh-Hans"  # plain zh, zh-CN, zh-SG: Simplified
 
 
+@cache
 def cjk_font_path() -> Path:
     """The installed Noto Sans CJK collection; `FontMissing` says how to install it when it is not there."""
     try:
@@ -157,7 +158,7 @@ def font_face_css(language: str) -> str:
     family name, and the face used is the collection's first; the `lang` of the text selects the regional glyphs.
     """
     url = cjk_font_path().as_uri()
-    rules = [f'@font-face {{ font-family: "{CJK_FAMILY}"; src: url("{url}"); }}']
+    rules = [_cjk_face_rule()]
     if cjk_language(language) in _FULL_WIDTH_PUNCTUATION_LANGUAGES:
         rules.insert(
             0,
@@ -165,6 +166,11 @@ def font_face_css(language: str) -> str:
             f"unicode-range: {CJK_PUNCTUATION_RANGE}; }}",
         )
     return "\n".join(rules) + "\n"
+
+
+def _cjk_face_rule() -> str:
+    """The @font-face rule that loads the whole CJK collection under `CJK_FAMILY`."""
+    return f'@font-face {{ font-family: "{CJK_FAMILY}"; src: url("{cjk_font_path().as_uri()}"); }}'
 
 
 @cache
@@ -241,8 +247,7 @@ class Plan:
         # fonts first. (The full-width punctuation family, appended after a Latin font, made Pango drop the CJK
         # family for whole runs of text: empty boxes. It only works first in a stack, as font_family_css puts it.)
         with_fallback = _GENERIC.sub(lambda found: f'"{CJK_FAMILY}", {found.group(0)}', stylesheet)
-        url = cjk_font_path().as_uri()
-        return f'@font-face {{ font-family: "{CJK_FAMILY}"; src: url("{url}"); }}\n' + with_fallback
+        return _cjk_face_rule() + "\n" + with_fallback
 
     def roots(self) -> list[Path]:
         """Folders the PDF engine must be allowed to load font files from."""

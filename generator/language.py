@@ -59,18 +59,3 @@ def canonical(tag: str) -> str:
         else:
             shaped.append(part.lower())
     return "-".join(shaped)
-
-
-def primary(tag: str) -> str:
-    """The language subtag alone: `zh` of zh-Hans-CN."""
-    return tag.split("-")[0].lower()
-
-
-def script_of(tag: str) -> str:
-    """The script a tag implies where it matters for fonts: Hans or Hant for Chinese, else ''."""
-    parts = canonical(tag).split("-")
-    if parts[0] != "zh":
-        return ""
-    if any(part in ("Hant", "TW", "HK", "MO") for part in parts[1:]):
-        return "Hant"
-    return "Hans"

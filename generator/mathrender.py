@@ -51,6 +51,35 @@ class RenderedMath:
     height_em: float
     depth_em: float  # how far below the text's baseline the drawing reaches
 
+    @classmethod
+    def from_drawing(
+        cls,
+        tex: str,
+        display: bool,
+        svg: str,
+        view_box: str,
+        body: str,
+        glyphs: tuple[tuple[str, str], ...],
+        box: tuple[float, float, float],
+        units_per_em: float,
+    ) -> RenderedMath:
+        """A drawing sized in em: `box` is the viewBox's (min-y, width, height) in units of `units_per_em`.
+
+        The viewBox runs from min-y (the top, negative: above the baseline) down to the depth below it.
+        """
+        min_y, width, height = box
+        return cls(
+            tex=tex,
+            display=display,
+            svg=svg,
+            view_box=view_box,
+            body=body,
+            glyphs=glyphs,
+            width_em=width / units_per_em,
+            height_em=height / units_per_em,
+            depth_em=(min_y + height) / units_per_em,
+        )
+
     @property
     def label(self) -> str:
         """What a screen reader says: the TeX as written."""

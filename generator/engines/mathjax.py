@@ -190,15 +190,6 @@ def _rendered(tex: str, display: bool, drawn: dict[str, Any]) -> RenderedMath:
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{view_box}">'
         f"<defs>{''.join(element for _, element in glyph_list)}</defs>{body}</svg>"
     )
-    return RenderedMath(
-        tex=tex,
-        display=display,
-        svg=svg,
-        view_box=view_box,
-        body=body,
-        glyphs=glyph_list,
-        width_em=width / _UNITS_PER_EM,
-        height_em=height / _UNITS_PER_EM,
-        # The viewBox runs from min_y (top, negative: above the baseline) down to the depth.
-        depth_em=(min_y + height) / _UNITS_PER_EM,
+    return RenderedMath.from_drawing(
+        tex, display, svg, view_box, body, glyph_list, (min_y, width, height), _UNITS_PER_EM
     )

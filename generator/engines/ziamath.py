@@ -58,17 +58,7 @@ def render(tex: str, display: bool) -> RenderedMath:
         raise MathRenderError("the renderer produced no drawing")
     _, min_y, width, height = (float(value) for value in viewbox.groups())
     view_box, body, glyphs = _shared_parts(svg)
-    return RenderedMath(
-        tex=tex,
-        display=display,
-        svg=svg,
-        view_box=view_box,
-        body=body,
-        glyphs=glyphs,
-        width_em=width / _RENDER_SIZE,
-        height_em=height / _RENDER_SIZE,
-        depth_em=(min_y + height) / _RENDER_SIZE,
-    )
+    return RenderedMath.from_drawing(tex, display, svg, view_box, body, glyphs, (min_y, width, height), _RENDER_SIZE)
 
 
 def _shared_parts(svg: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
