@@ -27,8 +27,6 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from fontTools.ttLib import TTCollection, TTFont  # type: ignore[import-untyped]
-
 CJK_PACKAGE = "noto-cjk-sans-otc"  # the PyPI distribution that ships the font
 _CJK_MODULE = "noto_cjk_sans_otc"
 _CJK_FILE = "NotoSansCJK-Regular.ttc"
@@ -176,6 +174,9 @@ def _cjk_face_rule() -> str:
 @cache
 def _coverage(path: Path, index: int) -> frozenset[int]:
     """The code points one face maps to a glyph (read once per face: the CJK collection takes a second)."""
+    # Here, not at the top: a build whose text needs no font check should not pay for importing fontTools.
+    from fontTools.ttLib import TTCollection, TTFont  # type: ignore[import-untyped]
+
     if path.suffix.lower() in (".ttc", ".otc"):
         font = TTCollection(str(path), lazy=True).fonts[index]
     else:
@@ -192,6 +193,8 @@ def _ignorable(character: str) -> bool:
 def uncovered(text: str, language: str) -> list[str]:
     """The characters of `text`, each once in order of first appearance, that no font of `language`'s chain has
     (nor any other font fontconfig knows, which WeasyPrint falls back to)."""
+    if text.isascii():  # most notes: every font a PDF can fall back to has ASCII
+        return []
     wanted = [character for character in dict.fromkeys(text) if not _ignorable(character)]
     if all(character < "\u0250" for character in wanted):  # Latin text: every chain's Latin font has it
         latin = [_coverage(face.path, face.index) for face in _latin_faces()]

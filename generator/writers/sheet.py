@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from generator import fragments, pdfjoin
+from generator import fragments
 from generator.context import PAPERS, BuildContext
 from generator.errors import OutputError
 from generator.model import Deck, Note
@@ -101,7 +101,7 @@ def parts_of(notes: Sequence[Note]) -> list[list[Note]]:
 def write(deck: Deck, target: Path, context: BuildContext) -> None:
     """Render each part not in the cache (on `jobs` processes), then join the parts and number the pages."""
     # Here, not at the top: WeasyPrint takes a second to load, and a build without this output skips it.
-    from generator import pdfengine, rendercache
+    from generator import pdfengine, pdfjoin, rendercache
 
     with rendercache.opened(context.cache_dir, f"{deck.slug}-{context.paper}-", pdfengine.PDF_OPTIONS) as cache:
         # The fonts that draw a part are part of its key: a font installed or changed re-renders what it draws.
