@@ -9,9 +9,12 @@ build without PDFs never loads WeasyPrint.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import itertools
 import logging
 import os
+import re
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,53 @@ from generator.errors import OutputError
 # file and line before anything is laid out, so these lines only repeat it, or are noise.
 for _noisy in ("weasyprint", "fontTools"):
     logging.getLogger(_noisy).setLevel(logging.CRITICAL)
+
+def _memoize_svg_paths() -> None:
+    """Draw each distinct SVG path once per process, then replay its PDF operators.
+
+    WeasyPrint parses an SVG `<path d=…>` in Python every time it is drawn, and a MathJax formula is made of
+    glyph paths that recur across formulas (every italic x, every sum sign): in the booklet, half of the time
+    went into parsing the same `d` strings again. The operators a path appends to the content stream depend
+    only on `d`, the font size and the SVG's viewport (for percentages), so replaying them gives the same bytes.
+    Only the registry entry for `<path>` is wrapped, and only when WeasyPrint is laid out as expected.
+    """
+    import importlib
+
+    weasy_svg = importlib.import_module("weasyprint.svg")
+    # By its module name: the package's attribute `path` is the function it imports from that module.
+    weasy_path = importlib.import_module("weasyprint.svg.path")
+    draw = weasy_svg.TAGS.get("path")
+    if draw is not getattr(weasy_path, "path", None):
+        return  # another WeasyPrint layout: draw as it does
+    recorded: dict[object, tuple[list[Any], list[Any]]] = {}
+
+    def replayed(svg: Any, node: Any, font_size: float) -> None:
+        operators = getattr(svg.stream, "stream", None)
+        vertices = getattr(node, "vertices", None)
+        if not isinstance(operators, list) or not isinstance(vertices, (list, collections.deque)):
+            draw(svg, node, font_size)
+            return
+        d = node.get("d", "")
+        # Plain numbers (MathJax's glyphs) draw the same in any SVG; a unit or a percentage depends on it.
+        key: object = d if _PLAIN_PATH.fullmatch(d) else (d, font_size, svg.inner_width, svg.inner_height)
+        if (hit := recorded.get(key)) is not None:
+            operators.extend(hit[0])
+            vertices.extend(hit[1])
+            return
+        operators_before, vertices_before = len(operators), len(vertices)
+        draw(svg, node, font_size)  # a PointError (a malformed path) leaves nothing recorded, as it should
+        if len(recorded) >= _MAX_RECORDED_PATHS:
+            recorded.clear()
+        recorded[key] = (operators[operators_before:], list(itertools.islice(vertices, vertices_before, None)))
+
+    weasy_svg.TAGS["path"] = replayed
+
+
+# Distinct paths kept: a glyph outline is about a kilobyte of operators; a big bank draws a few thousand.
+_MAX_RECORDED_PATHS = 50_000
+_PLAIN_PATH = re.compile(r"[\d\s.,+\-eEachlmqstvzACHLMQSTVZ]*")
+_memoize_svg_paths()
+
 
 NAME = "weasyprint"
 VERSION = version("weasyprint")

@@ -1,0 +1,34 @@
+"""The PDF engine's own behaviour: replaying recorded SVG paths draws exactly what WeasyPrint draws."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from generator import fragments, pdfengine
+
+# Formulas that share glyphs (x, the sum sign, the fraction bar) so that most paths are replayed.
+FORMULAS = [r"x^2 + y^2", r"\sum_{i=1}^{n} x_i", r"\frac{x}{\sum_i e^{x_i}}", r"\sqrt{x^2 + 1} = \sum x"]
+
+
+def _document() -> str:
+    body = "".join(f'<div class="arithmatex">\\[{tex}\\]</div>' for tex in FORMULAS * 3)
+    return f"<html><body>{fragments.svg_math(body)}</body></html>"
+
+
+def test_replayed_paths_give_the_bytes_weasyprint_draws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    weasy_svg = importlib.import_module("weasyprint.svg")
+    original = importlib.import_module("weasyprint.svg.path").path
+    replaying = weasy_svg.TAGS["path"]
+    assert replaying is not original, "the path replay is not installed: WeasyPrint's SVG module changed shape"
+    document = _document()
+    options = {"uncompressed_pdf": True}  # readable streams, so that a difference is a difference of operators
+    replayed_pdf, plain_pdf = tmp_path / "replayed.pdf", tmp_path / "plain.pdf"
+    assert pdfengine.write_atomically(document, str(tmp_path) + "/", [str(tmp_path)], str(replayed_pdf), options) is None
+    monkeypatch.setitem(weasy_svg.TAGS, "path", original)
+    assert pdfengine.write_atomically(document, str(tmp_path) + "/", [str(tmp_path)], str(plain_pdf), options) is None
+    replayed, plain = replayed_pdf.read_bytes(), plain_pdf.read_bytes()
+    assert b" c\n" in plain or b" c " in plain, "the formulas drew no curves: the test draws nothing"
+    assert replayed == plain
