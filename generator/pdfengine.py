@@ -31,6 +31,7 @@ from generator.errors import OutputError
 for _noisy in ("weasyprint", "fontTools"):
     logging.getLogger(_noisy).setLevel(logging.CRITICAL)
 
+
 def _memoize_svg_paths() -> None:
     """Draw each distinct SVG path once per process, then replay its PDF operators.
 

@@ -26,9 +26,10 @@ def test_replayed_paths_give_the_bytes_weasyprint_draws(tmp_path: Path, monkeypa
     document = _document()
     options = {"uncompressed_pdf": True}  # readable streams, so that a difference is a difference of operators
     replayed_pdf, plain_pdf = tmp_path / "replayed.pdf", tmp_path / "plain.pdf"
-    assert pdfengine.write_atomically(document, str(tmp_path) + "/", [str(tmp_path)], str(replayed_pdf), options) is None
+    base, roots = str(tmp_path) + "/", [str(tmp_path)]
+    assert pdfengine.write_atomically(document, base, roots, str(replayed_pdf), options) is None
     monkeypatch.setitem(weasy_svg.TAGS, "path", original)
-    assert pdfengine.write_atomically(document, str(tmp_path) + "/", [str(tmp_path)], str(plain_pdf), options) is None
+    assert pdfengine.write_atomically(document, base, roots, str(plain_pdf), options) is None
     replayed, plain = replayed_pdf.read_bytes(), plain_pdf.read_bytes()
     assert b" c\n" in plain or b" c " in plain, "the formulas drew no curves: the test draws nothing"
     assert replayed == plain
