@@ -16,6 +16,7 @@ import logging
 import os
 import re
 from importlib.metadata import version
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -36,7 +37,7 @@ def _memoize_svg_paths() -> None:
     """Draw each distinct SVG path once per process, then replay its PDF operators.
 
     WeasyPrint parses an SVG `<path d=…>` in Python every time it is drawn, and a MathJax formula is made of
-    glyph paths that recur across formulas (every italic x, every sum sign): in the booklet, half of the time
+    glyph paths that recur across formulas (every italic x, every sum sign): in the booklet, a fifth of the time
     went into parsing the same `d` strings again. The operators a path appends to the content stream depend
     only on `d`, the font size and the SVG's viewport (for percentages), so replaying them gives the same bytes.
     Only the registry entry for `<path>` is wrapped, and only when WeasyPrint is laid out as expected.
@@ -46,8 +47,8 @@ def _memoize_svg_paths() -> None:
     weasy_svg = importlib.import_module("weasyprint.svg")
     # By its module name: the package's attribute `path` is the function it imports from that module.
     weasy_path = importlib.import_module("weasyprint.svg.path")
-    draw = weasy_svg.TAGS.get("path")
-    if draw is not getattr(weasy_path, "path", None):
+    draw: Callable[[Any, Any, float], None] = weasy_svg.TAGS.get("path")
+    if draw is None or draw is not getattr(weasy_path, "path", None):
         return  # another WeasyPrint layout: draw as it does
     recorded: dict[object, tuple[list[Any], list[Any]]] = {}
 
