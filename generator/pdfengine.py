@@ -15,8 +15,8 @@ import itertools
 import logging
 import os
 import re
-from importlib.metadata import version
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
