@@ -66,6 +66,11 @@ def svg_math(fragment: str, max_display_em: float | None = None) -> str:
     return replace_math(fragment, draw)
 
 
+def display_formula(tex: str, max_display_em: float | None = None) -> str:
+    """One display formula, from its TeX, drawn as `svg_math` draws it in a fragment."""
+    return svg_math(f'<div class="arithmatex">\\[{html.escape(tex, quote=False)}\\]</div>', max_display_em)
+
+
 def math_style(rendered: mathrender.RenderedMath) -> str:
     """The formula's size in em, and its baseline on the text's."""
     return (

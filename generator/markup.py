@@ -40,6 +40,11 @@ MATH_SPAN = re.compile(
 # The two halves of MATH_SPAN, display math without the blank lines arithmatex puts around it.
 INLINE_MATH = re.compile(r'<span class="arithmatex">\\\((?P<tex>.*?)\\\)</span>', re.DOTALL)
 DISPLAY_MATH = re.compile(r'<div class="arithmatex">\\\[\s*(?P<tex>.*?)\s*\\\]</div>', re.DOTALL)
+# `<!-- key -->`: the display formula right after it is one of the note's key formulas (cards, cheat sheet).
+# In the HTML the mark is followed by white space and the formula's `<div>`; in the source it has a line of its own.
+KEY_MARK = re.compile(r"<!--\s*key\s*-->", re.IGNORECASE)
+KEY_MARK_LINE = re.compile(r"^[ \t>]*<!--\s*key\s*-->[ \t]*$", re.IGNORECASE | re.MULTILINE)
+DISPLAY_MATH_START = re.compile(r'\s*(?=<div class="arithmatex">)')
 # A formula in a Markdown table row, `$…$` (not `\$`), paired from the left as arithmatex pairs them.
 TABLE_ROW_FORMULA = re.compile(r"(?<!\\)\$[^$\n]+?(?<!\\)\$")
 # Blocks nested deeper than this are refused: far beyond any real note, well within what every output can lay out.

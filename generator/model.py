@@ -41,6 +41,9 @@ class Note:
     key_points_location: Location
     answer_location: Location
     media: tuple[Path, ...] = ()
+    # The full answer's display formulas marked `<!-- key -->`, in the order written: what a flashcard's back and
+    # the cheat sheet show beside the key points (a marked formula inside the key points shows where it is).
+    key_formulas: tuple[Formula, ...] = ()
     clozes: tuple[ClozeItem, ...] = ()
     key_lines: tuple[tuple[str, int], ...] = ()  # the file line of each front-matter key
     language: str | None = None  # the note's own language (BCP 47) when it is not the deck's

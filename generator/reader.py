@@ -225,6 +225,8 @@ def _read_note(
     except _Unreadable as failure:
         problems.found.append(failure.problem)
         return None
+    key_points_html, _ = _take_key_marks(key_points_html, path, text, parsed.key_points.line, problems)
+    answer_html, marked = _take_key_marks(answer_html, path, text, parsed.answer.line, problems)
     identity, identity_problems = ankitypes.read_identity(parsed.meta, parsed.key_lines, path, content_dir, len(clozes))
     problems.found.extend(identity_problems)
     every_fragment = [key_points_html, answer_html, *(item.html for item in clozes)]
@@ -246,6 +248,7 @@ def _read_note(
                     "raw HTML such as <div>…</div> is not rendered"
                 )
             problems.error(_find_dollar(path, text, stray.after, line), message, hint)
+    answer_formulas = formulas[len(list(markup.iter_math(key_points_html))) :]
     return Note(
         id=parsed.id,
         number=parsed.number,
@@ -254,6 +257,7 @@ def _read_note(
         key_points_html=key_points_html,
         answer_html=answer_html,
         formulas=formulas,
+        key_formulas=tuple(answer_formulas[index] for index in marked if index < len(answer_formulas)),
         location=Location(path, 1),
         key_points_location=Location(path, parsed.key_points.line),
         answer_location=Location(path, parsed.answer.line),
@@ -265,6 +269,37 @@ def _read_note(
         cloze_guids=identity.cloze_guids,
         note_type=identity.note_type,
     )
+
+
+def _take_key_marks(
+    fragment: str, path: Path, text: str, section_line: int, problems: Problems
+) -> tuple[str, list[int]]:
+    """The fragment without its `<!-- key -->` marks, and which of its formulas (by position) the marks name.
+
+    A mark names the display formula right after it; a mark followed by anything else is an error at its line.
+    Python-Markdown keeps an HTML comment as it is (outside code, where it would be escaped), so the marks are
+    found in the HTML, and at their lines in the source by counting them in order.
+    """
+    if "<!--" not in fragment:
+        return fragment, []
+    marked: list[int] = []
+    source_marks = [
+        text.count("\n", 0, found.start()) + 1
+        for found in markup.KEY_MARK_LINE.finditer(text, notefile.offset_of_line(text, section_line))
+    ]
+    formula_starts = [found.start() for found in markup.MATH_SPAN.finditer(fragment)]
+    for count, mark in enumerate(markup.KEY_MARK.finditer(fragment)):
+        line = source_marks[count] if count < len(source_marks) else section_line
+        following = markup.DISPLAY_MATH_START.match(fragment, mark.end())
+        if following is None:
+            problems.error(
+                Location(path, line),
+                "`<!-- key -->` marks the display formula right after it, but none follows",
+                "put the mark on the line just above a `$$` line that opens a display formula",
+            )
+            continue
+        marked.append(formula_starts.index(following.end()))
+    return markup.KEY_MARK.sub("", fragment), marked
 
 
 def _check_glyphs(path: Path, text: str, note_language: str, problems: Problems) -> None:

@@ -81,11 +81,14 @@ def read_sheets(path: Path) -> list[Sheet]:
     with pdfplumber.open(path) as pdf:
         for number, page in enumerate(pdf.pages, start=1):
             thin, long = cards.MARK_WIDTH_MM * MM, cards.MARK_LENGTH_MM * MM
-            marks = [
+            hairlines = [
                 rect
                 for rect in page.rects
                 if sorted((rect["width"], rect["height"])) == pytest.approx([thin, long], abs=0.2)
             ]
+            # A cut mark has a partner across the corner it marks; a hairline drawn on a card (a fraction bar
+            # of a key formula can have a mark's size) has none.
+            marks = [rect for rect in hairlines if any(_partners(rect, other) for other in hairlines)]
             # A vertical mark lies on a card's left or right edge, a horizontal one on its top or bottom edge.
             xs = _edges([(m["x0"] + m["x1"]) / 2 for m in marks if m["height"] > m["width"]])
             ys = _edges([(m["top"] + m["bottom"]) / 2 for m in marks if m["width"] > m["height"]])
@@ -107,6 +110,17 @@ def read_sheets(path: Path) -> list[Sheet]:
                 )
             )
     return sheets
+
+
+def _partners(one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two hairlines are the two marks of one corner: one across, one along, a mark's reach apart."""
+    across = (one["width"] > one["height"]) != (other["width"] > other["height"])
+    reach = (cards.MARK_OFFSET_MM + cards.MARK_LENGTH_MM) * MM + TOLERANCE
+    return (
+        across
+        and abs((one["x0"] + one["x1"]) / 2 - (other["x0"] + other["x1"]) / 2) <= reach
+        and abs((one["top"] + one["bottom"]) / 2 - (other["top"] + other["bottom"]) / 2) <= reach
+    )
 
 
 def _marked(box: Box, marks: list[dict[str, Any]]) -> bool:
@@ -334,3 +348,34 @@ def test_a_key_point_too_long_for_any_card_is_an_error(content_copy: Path, tmp_p
     assert "does not fit on a flashcard" in str(raised.value.message)
     assert str(path) in str(raised.value.message)
     assert not list(tmp_path.glob("*.pdf")), "a failed build wrote nothing"
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils absent (pdftoppm)")
+def test_a_figure_that_fits_is_drawn_beside_the_key_points(
+    built_cards: tuple[pipeline.BuildReport, Path], sheets: list[Sheet], tmp_path: Path
+) -> None:
+    """The NMS figure (note 54) fits its card: its coloured boxes are drawn in the card's top right, beside the text.
+
+    The figure's labels are drawn as paths, so it is found by its colours: the card's text and math are black.
+    """
+    from PIL import Image
+
+    (back,) = [back for note, _front, back in _pairs(built_cards[0].deck.notes, sheets) if note.number == 54]
+    box = back.box_of(back.label(54))
+    resolution = 60
+    page_number = str(back.number)
+    render = ["pdftoppm", "-png", "-r", str(resolution), "-f", page_number, "-l", page_number, "-singlefile"]
+    subprocess.run([*render, str(built_cards[1]), str(tmp_path / "back")], check=True)
+    scale = resolution / 72
+    page = Image.open(tmp_path / "back.png").convert("RGB")
+
+    def coloured(x0: float, top: float, x1: float, bottom: float) -> int:
+        area = page.crop((round(x0 * scale), round(top * scale), round(x1 * scale), round(bottom * scale)))
+        return sum(1 for r, g, b in area.get_flattened_data() if max(r, g, b) - min(r, g, b) > 60)
+
+    middle = (box.x0 + box.x1) / 2
+    top = back.label(54)["bottom"] + 2 * MM  # below the card's blue label
+    upper = box.top + (box.bottom - box.top) / 2
+    right, left = coloured(middle, top, box.x1, upper), coloured(box.x0, top, middle, upper)
+    assert right > 40, "the figure is drawn in the card's top right"
+    assert left < right / 4, "beside the key points, not over them"

@@ -5,7 +5,7 @@ page is the front page seen from behind, so its columns are swapped and its rows
 a fixed size in millimetres and sits at a position computed here; cut marks sit outside the cards.
 
 A card's text must never overflow silently. After each layout the writer measures every card (in
-WeasyPrint's box tree) and gives a card that overflows a smaller type size, then fewer key formulas,
+WeasyPrint's box tree) and gives a card that overflows a smaller type size, then no figure,
 then fewer key points with a "continued in the deck" line; a card that still does not fit is an error.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from generator import fragments, markup, mathrender
+from generator import fragments
 from generator.context import BuildContext
 from generator.errors import BuildFailed, OutputError, Problem
 from generator.model import Deck, Note
@@ -31,18 +31,16 @@ MARK_OFFSET_MM = 1.0
 MARK_LENGTH_MM = 3.0
 MARK_WIDTH_MM = 0.1
 
-# The settings a card's back tries in turn while it overflows: (key-points size class, most key formulas).
-# Formulas are worth a step down in size; only when they cannot fit even at size 3 do they go. After the
-# last step, trailing key points go one at a time ("continued in the deck").
-BACK_STEPS = ((1, 2), (1, 1), (2, 2), (2, 1), (3, 2), (3, 1), (1, 0), (2, 0), (3, 0), (4, 0))
+# The settings a card's back tries in turn while it overflows: (key-points size class, whether the figure shows).
+# The key formulas the author marked always show; the figure is worth a step down in size, then it goes. After
+# the last step, trailing key points go one at a time ("continued in the deck").
+BACK_STEPS = ((1, True), (2, True), (3, True), (1, False), (2, False), (3, False), (4, False))
 FRONT_STEPS = (1, 2, 3, 4)
-# A key formula must fit the card's measure at the key points' size without shrinking, and be short.
-KEY_FORMULA_MAX_EM = 26.0
-KEY_FORMULA_MAX_HEIGHT_EM = 3.2
-# A display formula inside the key points is shrunk to the card's measure.
+# A display formula (in the key points or marked key) is shrunk to the card's measure.
 CARD_FORMULA_MAX_EM = 27.0
 
 _FIGURE = re.compile(r"<img\b", re.IGNORECASE)
+_IMAGE = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 # A paragraph that is all emphasis, right after a figure, is its caption.
 _CAPTION = re.compile(r"<p>\s*<em>.*?</em>\s*</p>", re.DOTALL)
 _UNIT_TAG = re.compile(r"<(/?)(ul|ol|li|p|div|table|blockquote|pre|h[1-6])\b[^>]*>", re.IGNORECASE)
@@ -167,6 +165,20 @@ def without_figures(fragment: str) -> tuple[str, bool]:
     return fragment, bool(dropped)
 
 
+def figure_beside(fragment: str) -> str:
+    """The key points with their first figure floated to the top right, beside the text; captions left out.
+
+    A card is too short for a figure under its key points and formulas; beside them it fits at a third of the
+    card's width. The rest of the figures and every caption go.
+    """
+    blocks = top_level_blocks(fragment)
+    for start, end in blocks:
+        if image := _IMAGE.search(fragment, start, end):
+            rest, _ = without_figures(fragment)
+            return f'<div class="card-figure">{image.group(0)}</div>{rest}'
+    return fragment
+
+
 def truncated(fragment: str, kept: int | None) -> str:
     units = key_point_units(fragment)
     if kept is None or kept >= len(units):
@@ -176,16 +188,12 @@ def truncated(fragment: str, kept: int | None) -> str:
 
 
 def key_formulas(note: Note) -> list[str]:
-    """The full answer's display formulas that fit a card, in order, drawn as SVG."""
-    chosen = []
-    for found in markup.MATH_SPAN.finditer(note.answer_html):
-        if found.group("display") is None:
-            continue
-        (math,) = markup.iter_math(found.group(0))
-        rendered = mathrender.render(math.tex, True)
-        if rendered.width_em <= KEY_FORMULA_MAX_EM and rendered.height_em <= KEY_FORMULA_MAX_HEIGHT_EM:
-            chosen.append(fragments.svg_math(found.group(0)))
-    return chosen
+    """The formulas the author marked `<!-- key -->` in the full answer, in order, drawn to the card's measure."""
+    return [fragments.display_formula(formula.tex, CARD_FORMULA_MAX_EM) for formula in note.key_formulas]
+
+
+def has_figure(note: Note) -> bool:
+    return without_figures(note.key_points_html)[1]
 
 
 def html_of(deck: Deck, context: BuildContext, fits: dict[int, Fit] | None = None) -> str:
@@ -202,8 +210,8 @@ def html_of(deck: Deck, context: BuildContext, fits: dict[int, Fit] | None = Non
             fit = fits.get(note.number, Fit())
             front_x, front_y = sheet.front_slot(index)
             back_x, back_y = sheet.back_slot(index)
-            size, formula_count = BACK_STEPS[fit.back_step]
-            complete, figures_dropped = without_figures(note.key_points_html)
+            size, with_figure = BACK_STEPS[fit.back_step]
+            complete = figure_beside(note.key_points_html) if with_figure else without_figures(note.key_points_html)[0]
             key_points = truncated(complete, fit.kept)
             fronts.append(
                 {
@@ -219,9 +227,8 @@ def html_of(deck: Deck, context: BuildContext, fits: dict[int, Fit] | None = Non
                 {
                     "number": note.number,
                     "key_points": fragments.svg_math(key_points, max_display_em=CARD_FORMULA_MAX_EM),
-                    "formulas": key_formulas(note)[:formula_count] if fit.kept is None else [],
+                    "formulas": key_formulas(note),
                     "continued": key_points != complete,
-                    "figures_dropped": figures_dropped,
                     "left": back_x,
                     "top": back_y,
                     "size": size,
@@ -244,12 +251,12 @@ def html_of(deck: Deck, context: BuildContext, fits: dict[int, Fit] | None = Non
 
 
 def _next_back_step(note: Note, step: int) -> int | None:
-    """The next step that sets the back differently from every step tried (with 1 formula, 2 allowed is 1)."""
-    available = len(key_formulas(note))
+    """The next step that sets the back differently from every step tried (without a figure, showing it is moot)."""
+    figure = has_figure(note)
 
-    def setting(index: int) -> tuple[int, int]:
-        size, count = BACK_STEPS[index]
-        return size, min(count, available)
+    def setting(index: int) -> tuple[int, bool]:
+        size, with_figure = BACK_STEPS[index]
+        return size, with_figure and figure
 
     tried = {setting(index) for index in range(step + 1)}
     return next((index for index in range(step + 1, len(BACK_STEPS)) if setting(index) not in tried), None)
@@ -274,13 +281,19 @@ def _refit(fits: dict[int, Fit], deck: Deck, over: set[str]) -> list[Problem]:
             elif (fit.kept if fit.kept is not None else units) > 1:
                 fit = replace(fit, kept=(fit.kept if fit.kept is not None else units) - 1)
             else:
-                problems.append(
-                    Problem(
+                if note.key_formulas:
+                    problem = Problem(
+                        note.key_formulas[0].location,
+                        "the key formulas and the first key point do not fit on a flashcard's back",
+                        "mark fewer or shorter formulas with <!-- key -->, or split the first key point",
+                    )
+                else:
+                    problem = Problem(
                         note.key_points_location,
                         "the first key point alone does not fit on a flashcard's back",
                         "split it into shorter bullets",
                     )
-                )
+                problems.append(problem)
         if fit != Fit():
             fits[note.number] = fit
     return problems

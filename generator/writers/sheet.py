@@ -19,6 +19,8 @@ from generator.errors import OutputError
 from generator.model import Deck, Note
 from generator.writers import Writer
 
+# The column is about 31 em of the sheet's type wide: a wider key formula is shrunk to fit it.
+KEY_FORMULA_MAX_EM = 30.0
 # Notes per part of the sheet: at least _PART_MIN, then a boundary with probability 1/_PART_SPREAD
 # after each note, at most _PART_MAX. About a hundred notes: ~20 pages, ~100 MB to lay out.
 _PART_MIN, _PART_SPREAD, _PART_MAX = 32, 64, 192
@@ -37,6 +39,7 @@ def _sheet_html(
             "question": note.question,
             "language": note.language,
             "key_points": fragments.svg_math(note.key_points_html),
+            "formulas": [fragments.display_formula(formula.tex, KEY_FORMULA_MAX_EM) for formula in note.key_formulas],
         }
         for note in notes
     ]
