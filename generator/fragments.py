@@ -87,6 +87,10 @@ _MONO_ADVANCE = 1233 / 2048
 # Its ascent and descent (1901 and 483 of 2048 units): on a line 0 high, the baseline lies this far below the
 # line's top, in the font's em.
 _MONO_BASELINE = (1901 - 483) / 2 / 2048
+# The most the text is stretched upright. Poppler (pdftotext, evince) drops a glyph drawn less than a tenth of
+# the font size after the same glyph (its test for fake bold), so "\\" or "mm" would lose a character if a
+# long TeX were squeezed narrow at full height; at 4 the glyphs stand 0.15 of their height apart.
+_MAX_STRETCH = 4.0
 
 
 def _mono_cells(text: str) -> int:
@@ -100,8 +104,9 @@ def print_math(rendered: mathrender.RenderedMath) -> str:
     searching and screen readers get the TeX. WeasyPrint still writes transparent text to the page
     (at zero opacity), and tags it as text; the background is drawn as an artifact, so the formula
     is read once, as its TeX, where it stands in the sentence. The text is set in a monospaced font at the
-    size that makes it exactly as wide as the drawing, then stretched upright to the surrounding text's size,
-    its baseline on the formula's: text extractors see one line of text of one size. It is absolutely
+    size that makes it exactly as wide as the drawing, then stretched upright to the surrounding text's size
+    (at most `_MAX_STRETCH` times), its baseline on the formula's: text extractors see it on the line of the
+    words around it. It is absolutely
     positioned inside the box and takes no room, so lines break as they did with `math_image`.
     """
     tex = " ".join(rendered.tex.split())
@@ -117,7 +122,7 @@ def print_math(rendered: mathrender.RenderedMath) -> str:
         f"position:absolute;margin:{(rendered.height_em - rendered.depth_em) / size - _MONO_BASELINE:.5g}em 0 0;"
         f"font:{size:.5g}em/0 'DejaVu Sans Mono',monospace;white-space:nowrap;color:transparent;"
         "text-indent:0;letter-spacing:0;word-spacing:0;text-transform:none;"
-        f"transform:scaleY({1 / size:.5g});transform-origin:0 {_MONO_BASELINE:.4f}em"
+        f"transform:scaleY({min(1 / size, _MAX_STRETCH):.5g});transform-origin:0 {_MONO_BASELINE:.4f}em"
     )
     return (
         f'<span class="math" role="math" style="{box}">'
