@@ -11,6 +11,7 @@ import base64
 import html
 import mimetypes
 import re
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def tex_math(fragment: str, cloze_safe: bool = False) -> str:
 
 
 def svg_math(fragment: str, max_display_em: float | None = None) -> str:
-    """Math as SVG images sized in em and sitting on the text's baseline; the TeX is the alt text.
+    """Math for the PDFs: SVG drawings sized in em and sitting on the text's baseline, the TeX as text over them.
 
     A display formula wider than `max_display_em` is shrunk to that width: its SVG is sized in em, so a
     smaller font size on its block scales it without distortion.
@@ -54,7 +55,7 @@ def svg_math(fragment: str, max_display_em: float | None = None) -> str:
 
     def draw(found: MathMatch) -> str:
         rendered = mathrender.render(found.tex, found.display)
-        image = math_image(rendered)
+        image = print_math(rendered)
         if not found.display:
             return image
         # The width as the style writes it, so that the ratio is the one the drawing's size shows.
@@ -82,6 +83,56 @@ def math_image(rendered: mathrender.RenderedMath) -> str:
     """The formula as an <img> holding its own SVG; its TeX is the alt text."""
     label = html.escape(rendered.label)
     return f'<img class="math" role="math" src="{rendered.data_uri}" alt="{label}" style="{math_style(rendered)}">'
+
+
+# The text layer's font, DejaVu Sans Mono (fonts-dejavu-core, which the code already prints in): every glyph is
+# 1233/2048 em wide, so the width of the TeX is known without laying it out; a character of a double-width script
+# (a CJK \text{}) falls back to a font about 1 em wide and is counted as two glyphs.
+_MONO_ADVANCE = 1233 / 2048
+# Its ascent and descent (1901 and 483 of 2048 units): on a line 0 high, the baseline lies this far below the
+# line's top, in the font's em.
+_MONO_BASELINE = (1901 - 483) / 2 / 2048
+# The most the text is stretched upright. Poppler (pdftotext, evince) drops a glyph drawn less than a tenth of
+# the font size after the same glyph (its test for fake bold), so "\\" or "mm" would lose a character if a
+# long TeX were squeezed narrow at full height; at 4 the glyphs stand 0.15 of their height apart.
+_MAX_STRETCH = 4.0
+
+
+def _mono_cells(text: str) -> int:
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def print_math(rendered: mathrender.RenderedMath) -> str:
+    """The formula for a PDF: its SVG drawn as the background of a box sized as `math_image`'s, the TeX as text on it.
+
+    The text layer is what an OCR'd scan has: invisible text laid over the picture, so that copying,
+    searching and screen readers get the TeX. WeasyPrint still writes transparent text to the page
+    (at zero opacity), and tags it as text; the background is drawn as an artifact, so the formula
+    is read once, as its TeX, where it stands in the sentence. The text is set in a monospaced font at the
+    size that makes it exactly as wide as the drawing, then stretched upright to the surrounding text's size
+    (at most `_MAX_STRETCH` times), its baseline on the formula's: text extractors see it on the line of the
+    words around it. It is absolutely
+    positioned inside the box and takes no room, so lines break as they did with `math_image`.
+    """
+    tex = " ".join(rendered.tex.split())
+    box = f"display:inline-block;{math_style(rendered)};background:url({rendered.data_uri}) 0 0/100% 100% no-repeat"
+    cells = _mono_cells(tex)
+    if not cells or rendered.width_em <= 0:
+        return f'<span class="math" role="math" style="{box}"></span>'
+    # In the formula's em; of the width as the box's style writes it, so that the text never reaches past the box.
+    size = float(f"{rendered.width_em:.3f}") / (_MONO_ADVANCE * cells)
+    # Lengths below are in the text's own em (`size` of the formula's). The box is not positioned: the text
+    # sits at its static position, the box's top left corner, and is moved down to put its baseline on the formula's.
+    text = (
+        f"position:absolute;margin:{(rendered.height_em - rendered.depth_em) / size - _MONO_BASELINE:.5g}em 0 0;"
+        f"font:{size:.5g}em/0 'DejaVu Sans Mono',monospace;white-space:nowrap;color:transparent;"
+        "text-indent:0;letter-spacing:0;word-spacing:0;text-transform:none;"
+        f"transform:scaleY({min(1 / size, _MAX_STRETCH):.5g});transform-origin:0 {_MONO_BASELINE:.4f}em"
+    )
+    return (
+        f'<span class="math" role="math" style="{box}">'
+        f'<span class="math-tex" style="{text}">{html.escape(tex, quote=False)}</span></span>'
+    )
 
 
 def rewrite_images(fragment: str, rewrite: Callable[[str], str]) -> str:
