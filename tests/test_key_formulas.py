@@ -21,7 +21,7 @@ from generator.model import Deck
 from generator.writers import cards, sheet
 from tests.conftest import CONTENT, note_file
 
-_ALT = re.compile(r'<img class="math"[^>]*\balt="([^"]*)"')
+_ALT = re.compile(r'<span class="math-tex"[^>]*>([^<]*)</span>')
 _BACK = re.compile(r'<section class="card back".*?</section>', re.DOTALL)
 _SHEET_NOTE = re.compile(r'<article class="note" id="q(\d+)".*?</article>', re.DOTALL)
 _FORMULAS = re.compile(r'<div class="(?:formulas|key-formulas)">(.*?)</div>\s*(?:</div>|$)', re.DOTALL)
