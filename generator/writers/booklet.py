@@ -1,12 +1,16 @@
 """The full-answer booklet: a title page, a contents page with page numbers, then every note's full answer.
 
-One column on A4 (or Letter), each question on a page of its own, so a heading is never parted from its
-answer. Math is vector SVG, code keeps its Pygments colours, images load from the content folder.
+One column on A4 (or Letter); a question follows on from the one before unless less than about a third of
+the page is left, and its heading is never parted from its first lines. A code block is kept on one page
+unless it is longer than a page. Math is vector SVG, code keeps its Pygments colours, images load from the
+content folder.
 """
 
 from __future__ import annotations
 
+import html
 import re
+import unicodedata
 from pathlib import Path
 
 from generator import fragments
@@ -22,6 +26,14 @@ MAX_FORMULA_EM = 44.0
 _FIGURE = re.compile(
     r"<p>\s*(?P<image><img\b[^>]*>)\s*</p>(?:\s*<p>\s*<em>(?P<caption>(?:(?!</?p\b).)*?)</em>\s*</p>)?", re.DOTALL
 )
+# A code block's line is 7.8 pt on 1.38 leading (3.8 mm) and holds characters of DejaVu Sans Mono 0.602 em
+# wide (1.66 mm); the text block is 170 x 255 mm on A4, 175.9 x 237.4 mm on Letter, and the block's padding
+# and border take 6.4 mm of its width and 4.4 mm of its height.
+_CODE_LINE_MM = 7.8 * 1.38 * 25.4 / 72
+_CODE_CHAR_MM = 0.602 * 7.8 * 25.4 / 72
+_TEXT_BLOCK_MM = {"a4": (170.0, 255.0), "letter": (175.9, 237.4)}
+_CODE_BLOCK = re.compile(r'<div class="highlight"><pre>(?P<code>.*?)</pre></div>', re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
 # Pygments' dark colours are scoped to a class the booklet never uses: print is always light.
 _NO_DARK_SCOPE = ".studykit-dark-never"
 
@@ -35,8 +47,39 @@ def _figures(fragment: str) -> str:
     return _FIGURE.sub(wrap, fragment)
 
 
-def _for_print(fragment: str) -> str:
-    return fragments.svg_math(_figures(fragment), max_display_em=MAX_FORMULA_EM)
+def _code_lines(code: str, columns: int) -> int:
+    """The lines a code block's text takes once its long lines wrap (a wide character takes two columns)."""
+    lines = 0
+    for line in code.rstrip("\n").split("\n"):
+        width = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in line)
+        lines += max(1, -(-width // columns))
+    return lines
+
+
+def _long_code(fragment: str, paper: str) -> str:
+    """Mark the code blocks longer than a page `long`: the booklet splits those where they stand.
+
+    The others are kept on one page (break-inside: avoid). One longer than a page kept whole would be moved
+    to the top of the next page and split there anyway, taking the heading before it along and leaving that
+    alone on a page of its own. Lines wrap at spaces, so a block may take a line or two more than counted:
+    a block within two lines of a page is counted long.
+    """
+
+    width, height = _TEXT_BLOCK_MM[paper]
+    columns = int((width - 6.4) / _CODE_CHAR_MM) - 3  # 3 fewer: a block inside a list item is 1.3 em narrower
+    page = int((height - 4.4) / _CODE_LINE_MM)
+
+    def mark(found: re.Match[str]) -> str:
+        code = html.unescape(_TAG.sub("", found.group("code")))
+        if _code_lines(code, columns) < page - 2:
+            return found.group(0)
+        return found.group(0).replace('<div class="highlight">', '<div class="highlight long">', 1)
+
+    return _CODE_BLOCK.sub(mark, fragment)
+
+
+def _for_print(fragment: str, paper: str) -> str:
+    return _long_code(fragments.svg_math(_figures(fragment), max_display_em=MAX_FORMULA_EM), paper)
 
 
 def html_of(deck: Deck, context: BuildContext) -> str:
@@ -46,8 +89,8 @@ def html_of(deck: Deck, context: BuildContext) -> str:
             "question": note.question,
             "language": note.language,
             "tags": note.tags,
-            "key_points": _for_print(note.key_points_html),
-            "answer": _for_print(note.answer_html),
+            "key_points": _for_print(note.key_points_html, context.paper),
+            "answer": _for_print(note.answer_html, context.paper),
         }
         for note in deck.notes
     ]

@@ -31,7 +31,14 @@ _PAGES_IN_PROCESS = 100
 
 
 def _sheet_html(
-    deck: Deck, notes: Sequence[Note], context: BuildContext, *, first_part: bool, numbered: bool, dated: bool
+    deck: Deck,
+    notes: Sequence[Note],
+    context: BuildContext,
+    *,
+    first_part: bool,
+    last_part: bool,
+    numbered: bool,
+    dated: bool,
 ) -> str:
     entries = [
         {
@@ -49,6 +56,7 @@ def _sheet_html(
         notes=entries,
         question_count=len(deck.notes),
         first_part=first_part,
+        last_part=last_part,
         numbered=numbered,
         keywords=keywords_of(deck),
         css=context.print_css("cheatsheet.css"),
@@ -59,12 +67,16 @@ def _sheet_html(
 
 def html_of(deck: Deck, context: BuildContext) -> str:
     """The whole cheat sheet as one HTML document: what WeasyPrint alone would be given."""
-    return _sheet_html(deck, deck.notes, context, first_part=True, numbered=True, dated=True)
+    return _sheet_html(deck, deck.notes, context, first_part=True, last_part=True, numbered=True, dated=True)
 
 
-def part_html(deck: Deck, notes: Sequence[Note], first_part: bool, context: BuildContext) -> str:
-    """One part of the sheet: no page numbers and no dates, so it only changes when its notes do."""
-    return _sheet_html(deck, notes, context, first_part=first_part, numbered=False, dated=False)
+def part_html(deck: Deck, notes: Sequence[Note], first_part: bool, last_part: bool, context: BuildContext) -> str:
+    """One part of the sheet: no page numbers and no dates, so it only changes when its notes do.
+
+    The last part balances the columns of its last page (the sheet's last page); the others fill a column
+    before the next, as on a full page, and balancing would only lay them out again and again.
+    """
+    return _sheet_html(deck, notes, context, first_part=first_part, last_part=last_part, numbered=False, dated=False)
 
 
 def numbers_html(deck: Deck, pages: int, context: BuildContext) -> str:
@@ -112,13 +124,15 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
         pages_of: dict[Path, int | None] = {}
         missing: list[tuple[Path, Callable[[], str]]] = []
         missing_notes = 0
-        for index, notes in enumerate(parts_of(deck.notes)):
-            path = cache.path_for(part_html(deck, notes, index == 0, context), _media_digest(deck, notes) + fonts)
+        note_parts = parts_of(deck.notes)
+        for index, notes in enumerate(note_parts):
+            first, last = index == 0, index == len(note_parts) - 1
+            path = cache.path_for(part_html(deck, notes, first, last, context), _media_digest(deck, notes) + fonts)
             pages_of[path] = pdfjoin.pages_in(path)
             # Not cached, or cached but unreadable (a damaged file): rendered afresh. The HTML is made again
             # when its turn comes rather than kept: all parts' HTML at once is most of a big bank's math.
             if pages_of[path] is None:
-                missing.append((path, functools.partial(part_html, deck, notes, index == 0, context)))
+                missing.append((path, functools.partial(part_html, deck, notes, first, last, context)))
                 missing_notes += len(notes)
         # A worker process costs a second or two to start (Python, WeasyPrint, fonts): worth it for a long sheet only.
         workers = context.jobs if missing_notes >= _NOTES_WORTH_WORKERS else 1
