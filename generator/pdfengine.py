@@ -137,6 +137,17 @@ def save(laid_out: Any, target: Path) -> None:
     laid_out.write_pdf(target, **PDF_OPTIONS)
 
 
+def save_atomically(laid_out: Any, path: Path) -> None:
+    """Write the laid-out document at `path` whole or not at all (a cache entry is never half written)."""
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        laid_out.write_pdf(temporary, **PDF_OPTIONS)
+        os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+
+
 def write(document: str, base: Path, roots: list[Path], target: Path) -> None:
     """Lay the document out and write it as a PDF at `target`."""
     save(layout(document, base, roots, target), target)

@@ -15,13 +15,32 @@ import json
 import multiprocessing
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from generator import pdfengine
 
 _Task = tuple[str, str, list[str], str, dict[str, Any]]
+
+
+def media_digest(content_dir: Path, media: Iterable[Path]) -> str:
+    """The images a document may draw, by content: its HTML names them but does not hold them."""
+    digest = hashlib.sha256()
+    for relative in media:
+        digest.update(relative.as_posix().encode("utf-8"))
+        with contextlib.suppress(OSError):
+            digest.update(hashlib.sha256((content_dir / relative).read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def prefix_for(slug: str, paper: str, output: str) -> str:
+    """The cache names of one output of one deck on one paper size.
+
+    `+` is not allowed in a slug, so no deck's prefix is the start of another deck's or another output's
+    (the cheat sheet's parts keep the older `<slug>-<paper>-`).
+    """
+    return f"{slug}-{paper}+{output}-"
 
 
 class DocumentCache:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from generator import fragments
 from generator.context import PAPERS, BuildContext
+from generator.errors import OutputError
 from generator.model import Deck
 from generator.writers import Writer
 
@@ -82,7 +83,8 @@ def _for_print(fragment: str, paper: str) -> str:
     return _long_code(fragments.svg_math(_figures(fragment), max_display_em=MAX_FORMULA_EM), paper)
 
 
-def html_of(deck: Deck, context: BuildContext) -> str:
+def html_of(deck: Deck, context: BuildContext, dated: bool = True) -> str:
+    """The booklet as one HTML document; without `dated`, no dates (they are set on the PDF after layout)."""
     notes = [
         {
             "number": note.number,
@@ -97,15 +99,45 @@ def html_of(deck: Deck, context: BuildContext) -> str:
     # Pygments' rules first, so that the booklet's own `pre` rules win.
     css = fragments.code_css([_NO_DARK_SCOPE]) + "\n" + context.print_css("booklet.css")
     return context.render(
-        "booklet.html.j2", deck=deck, notes=notes, css=css, page_size=PAPERS[context.paper], created=context.created
+        "booklet.html.j2",
+        deck=deck,
+        notes=notes,
+        css=css,
+        page_size=PAPERS[context.paper],
+        created=context.created if dated else None,
     )
 
 
 def write(deck: Deck, target: Path, context: BuildContext) -> None:
-    # Here, not at the top: WeasyPrint takes a second to load, and a build without this output skips it.
-    from generator import pdfengine
+    """Lay the booklet out, or take it from the cache when nothing it shows has changed; then date it.
 
-    pdfengine.write(html_of(deck, context), deck.content_dir, context.pdf_roots(deck.content_dir), target)
+    The contents page numbers every question, so the booklet is laid out as one document. It is kept by the
+    hash of its undated HTML, its images and fonts: a build with nothing changed (or another checkout's, or
+    the tests') only sets the keywords and dates on a copy.
+    """
+    # Here, not at the top: WeasyPrint takes a second to load, and a build without this output skips it.
+    from generator import pdfengine, pdfjoin, rendercache
+
+    document = html_of(deck, context, dated=False)
+    prefix = rendercache.prefix_for(deck.slug, context.paper, WRITER.name)
+    with rendercache.opened(context.cache_dir, prefix, pdfengine.PDF_OPTIONS) as cache:
+        media = [relative for note in deck.notes for relative in note.media]
+        path = cache.path_for(document, rendercache.media_digest(deck.content_dir, media) + context.fonts.fingerprint())
+        if pdfjoin.pages_in(path) is None:
+            roots = context.pdf_roots(deck.content_dir)
+            base_url = str(deck.content_dir.resolve()) + "/"
+            if errors := rendercache.render_all([(path, lambda: document)], base_url, roots, pdfengine.PDF_OPTIONS, 1):
+                raise OutputError(f"{target.name}: {errors[0]}")
+        metadata = pdfjoin.Metadata(keywords=keywords_of(deck), created=context.timestamp)
+        try:
+            pdfjoin.join([path], target, metadata)
+        except pdfjoin.JoinError as error:
+            raise OutputError(f"{target.name}: {error}") from error
+        cache.keep_only([path])
+
+
+def keywords_of(deck: Deck) -> str:
+    return ", ".join(dict.fromkeys(tag for note in deck.notes for tag in note.tags))
 
 
 WRITER = Writer("full", "full.pdf", "full-answer booklet: title page, contents with page numbers, every answer", write)

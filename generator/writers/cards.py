@@ -196,12 +196,29 @@ def has_figure(note: Note) -> bool:
     return without_figures(note.key_points_html)[1]
 
 
-def html_of(deck: Deck, context: BuildContext, fits: dict[int, Fit] | None = None) -> str:
+def sheets_of(notes: tuple[Note, ...]) -> list[tuple[Note, ...]]:
+    """The notes eight at a time: the cards of one sheet of paper, front and back."""
+    return [notes[i : i + CARDS_PER_SHEET] for i in range(0, len(notes), CARDS_PER_SHEET)]
+
+
+def html_of(
+    deck: Deck,
+    context: BuildContext,
+    fits: dict[int, Fit] | None = None,
+    *,
+    first_sheet: int = 1,
+    sheets: int | None = None,
+    dated: bool = True,
+) -> str:
+    """The cards of `deck` as one HTML document, its first sheet numbered `first_sheet` of `sheets`.
+
+    Without `dated`, no dates: a part of the flashcards is kept by the hash of its HTML, and dated on joining.
+    """
     sheet = PAPERS[context.paper]
     fits = fits or {}
     pages = []
-    groups = [deck.notes[i : i + CARDS_PER_SHEET] for i in range(0, len(deck.notes), CARDS_PER_SHEET)]
-    for number, group in enumerate(groups, start=1):
+    groups = sheets_of(deck.notes)
+    for number, group in enumerate(groups, start=first_sheet):
         fronts: list[dict[str, Any]] = []
         backs: list[dict[str, Any]] = []
         front_marks: list[dict[str, float]] = []
@@ -242,11 +259,11 @@ def html_of(deck: Deck, context: BuildContext, fits: dict[int, Fit] | None = Non
         "cards.html.j2",
         deck=deck,
         pages=pages,
-        sheets=len(groups),
+        sheets=sheets or len(groups),
         paper=sheet,
         padding=PADDING_MM,
         css=context.print_css("cards.css"),
-        created=context.created,
+        created=context.created if dated else None,
     )
 
 
@@ -299,7 +316,15 @@ def _refit(fits: dict[int, Fit], deck: Deck, over: set[str]) -> list[Problem]:
     return problems
 
 
-def render_fitted(deck: Deck, target: Path, context: BuildContext) -> tuple[Any, dict[int, Fit]]:
+def render_fitted(
+    deck: Deck,
+    target: Path,
+    context: BuildContext,
+    *,
+    first_sheet: int = 1,
+    sheets: int | None = None,
+    dated: bool = True,
+) -> tuple[Any, dict[int, Fit]]:
     """Lay the cards out until none overflows; return the laid-out document and each card's fit."""
     # Here, not at the top: WeasyPrint takes a second to load, and a build without this output skips it.
     from generator import pdfengine
@@ -307,7 +332,8 @@ def render_fitted(deck: Deck, target: Path, context: BuildContext) -> tuple[Any,
     fits: dict[int, Fit] = {}
     roots = context.pdf_roots(deck.content_dir)
     while True:
-        laid_out = pdfengine.layout(html_of(deck, context, fits), deck.content_dir, roots, target)
+        document = html_of(deck, context, fits, first_sheet=first_sheet, sheets=sheets, dated=dated)
+        laid_out = pdfengine.layout(document, deck.content_dir, roots, target)
         over = pdfengine.overflowing(laid_out)
         if not over:
             return laid_out, fits
@@ -319,10 +345,35 @@ def render_fitted(deck: Deck, target: Path, context: BuildContext) -> tuple[Any,
 
 
 def write(deck: Deck, target: Path, context: BuildContext) -> None:
-    from generator import pdfengine
+    """Each sheet of eight cards laid out on its own (or taken from the cache), then joined and dated.
 
-    laid_out, _ = render_fitted(deck, target, context)
-    pdfengine.save(laid_out, target)
+    A card's fit depends on its own note only, so a sheet is kept by the hash of its undated HTML as first laid
+    out: after editing one note, only that note's sheet is laid out again.
+    """
+    from generator import pdfengine, pdfjoin, rendercache
+
+    groups = sheets_of(deck.notes)
+    prefix = rendercache.prefix_for(deck.slug, context.paper, WRITER.name)
+    fonts = context.fonts.fingerprint()
+    with rendercache.opened(context.cache_dir, prefix, pdfengine.PDF_OPTIONS) as cache:
+        parts = []
+        for number, group in enumerate(groups, start=1):
+            part = replace(deck, notes=group)
+            numbering: dict[str, Any] = {"first_sheet": number, "sheets": len(groups), "dated": False}
+            media = rendercache.media_digest(deck.content_dir, [relative for note in group for relative in note.media])
+            path = cache.path_for(html_of(part, context, **numbering), media + fonts)
+            if pdfjoin.pages_in(path) is None:
+                laid_out, _ = render_fitted(part, target, context, **numbering)
+                pdfengine.save_atomically(laid_out, path)
+            parts.append(path)
+        metadata = pdfjoin.Metadata(
+            keywords=", ".join(dict.fromkeys(t for n in deck.notes for t in n.tags)), created=context.timestamp
+        )
+        try:
+            pdfjoin.join(parts, target, metadata)
+        except pdfjoin.JoinError as error:
+            raise OutputError(f"{target.name}: {error}") from error
+        cache.keep_only(parts)
 
 
 WRITER = Writer("cards", "cards.pdf", "double-sided printable flashcards, eight to a sheet, with cut marks", write)

@@ -7,7 +7,6 @@ that of one part.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 from collections.abc import Callable, Sequence
@@ -89,6 +88,10 @@ def numbers_html(deck: Deck, pages: int, context: BuildContext) -> str:
     )
 
 
+def _media_of(notes: Sequence[Note]) -> list[Path]:
+    return [relative for note in notes for relative in note.media]
+
+
 def keywords_of(deck: Deck) -> str:
     return ", ".join(dict.fromkeys(tag for note in deck.notes for tag in note.tags))
 
@@ -127,7 +130,10 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
         note_parts = parts_of(deck.notes)
         for index, notes in enumerate(note_parts):
             first, last = index == 0, index == len(note_parts) - 1
-            path = cache.path_for(part_html(deck, notes, first, last, context), _media_digest(deck, notes) + fonts)
+            path = cache.path_for(
+                part_html(deck, notes, first, last, context),
+                rendercache.media_digest(deck.content_dir, _media_of(notes)) + fonts,
+            )
             pages_of[path] = pdfjoin.pages_in(path)
             # Not cached, or cached but unreadable (a damaged file): rendered afresh. The HTML is made again
             # when its turn comes rather than kept: all parts' HTML at once is most of a big bank's math.
@@ -170,17 +176,6 @@ def _render(
     errors = rendercache.render_all(documents, base_url, roots, options, jobs, isolated)
     if errors:
         raise OutputError(f"{target.name}: {errors[0]}")
-
-
-def _media_digest(deck: Deck, notes: Sequence[Note]) -> str:
-    """The images a part may draw, by content: the HTML names them but does not hold them."""
-    digest = hashlib.sha256()
-    for note in notes:
-        for relative in note.media:
-            digest.update(relative.as_posix().encode("utf-8"))
-            with contextlib.suppress(OSError):
-                digest.update(hashlib.sha256((deck.content_dir / relative).read_bytes()).digest())
-    return digest.hexdigest()
 
 
 WRITER = Writer("pdf", "pdf", "printable cheat sheet: every question and its key points in dense columns", write)
