@@ -15,9 +15,12 @@ import itertools
 import logging
 import os
 import re
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -31,6 +34,41 @@ from generator.errors import OutputError
 # file and line before anything is laid out, so these lines only repeat it, or are noise.
 for _noisy in ("weasyprint", "fontTools"):
     logging.getLogger(_noisy).setLevel(logging.CRITICAL)
+
+
+_interrupted = False  # a Ctrl-C came while WeasyPrint was drawing (see `interrupts_kept`)
+
+
+@contextlib.contextmanager
+def interrupts_kept() -> Iterator[None]:
+    """Let Ctrl-C stop WeasyPrint, which catches every exception (BaseException) raised while it draws an SVG image.
+
+    Without this, a Ctrl-C during the drawing of a formula is logged as a failed image and lost: the formula is
+    left out and the build goes on to write a PDF missing it. Here the interrupt is remembered, every later SVG
+    path raises it again (so the rest of the drawing goes fast), and it is raised once WeasyPrint returns.
+    """
+    global _interrupted
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def remember(number: int, frame: FrameType | None) -> None:
+        global _interrupted
+        _interrupted = True
+        raise KeyboardInterrupt
+
+    if previous is not signal.default_int_handler:  # ignored, or someone else's handler: leave it alone
+        yield
+        return
+    signal.signal(signal.SIGINT, remember)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        interrupted, _interrupted = _interrupted, False
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def _memoize_svg_paths() -> None:
@@ -53,6 +91,8 @@ def _memoize_svg_paths() -> None:
     recorded: dict[object, tuple[list[Any], list[Any]]] = {}
 
     def replayed(svg: Any, node: Any, font_size: float) -> None:
+        if _interrupted:
+            raise KeyboardInterrupt  # WeasyPrint swallows it for this image; `interrupts_kept` raises it at the end
         operators = getattr(svg.stream, "stream", None)
         vertices = getattr(node, "vertices", None)
         if not isinstance(operators, list) or not isinstance(vertices, (list, collections.deque)):
@@ -126,22 +166,25 @@ def layout(document: str, base: Path, roots: list[Path], target: Path) -> Any:
     """
     fetcher = ContentOnlyFetcher(roots)
     try:
-        return weasyprint.HTML(string=document, base_url=str(base.resolve()) + "/", url_fetcher=fetcher).render(
-            **PDF_OPTIONS
-        )
+        with interrupts_kept():
+            return weasyprint.HTML(string=document, base_url=str(base.resolve()) + "/", url_fetcher=fetcher).render(
+                **PDF_OPTIONS
+            )
     except ResourceRefused as error:
         raise OutputError(f"{target.name}: {error}") from error
 
 
 def save(laid_out: Any, target: Path) -> None:
-    laid_out.write_pdf(target, **PDF_OPTIONS)
+    with interrupts_kept():
+        laid_out.write_pdf(target, **PDF_OPTIONS)
 
 
 def save_atomically(laid_out: Any, path: Path) -> None:
     """Write the laid-out document at `path` whole or not at all (a cache entry is never half written)."""
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        laid_out.write_pdf(temporary, **PDF_OPTIONS)
+        with interrupts_kept():
+            laid_out.write_pdf(temporary, **PDF_OPTIONS)
         os.replace(temporary, path)
     finally:
         with contextlib.suppress(OSError):
@@ -161,7 +204,8 @@ def write_atomically(document: str, base_url: str, roots: list[str], path: str, 
     temporary = f"{path}.{os.getpid()}.tmp"
     fetcher = ContentOnlyFetcher([Path(root) for root in roots])
     try:
-        weasyprint.HTML(string=document, base_url=base_url, url_fetcher=fetcher).write_pdf(temporary, **options)
+        with interrupts_kept():
+            weasyprint.HTML(string=document, base_url=base_url, url_fetcher=fetcher).write_pdf(temporary, **options)
         os.replace(temporary, path)
     except ResourceRefused as error:
         return str(error)

@@ -33,3 +33,29 @@ def test_replayed_paths_give_the_bytes_weasyprint_draws(tmp_path: Path, monkeypa
     replayed, plain = replayed_pdf.read_bytes(), plain_pdf.read_bytes()
     assert b" c\n" in plain or b" c " in plain, "the formulas drew no curves: the test draws nothing"
     assert replayed == plain
+
+
+def test_ctrl_c_while_a_formula_is_drawn_stops_the_render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """WeasyPrint catches every exception an SVG image raises while drawing, Ctrl-C too: it must not be lost."""
+    import signal
+
+    weasy_svg = importlib.import_module("weasyprint.svg")
+    drawing = weasy_svg.TAGS["path"]
+    calls = 0
+
+    def interrupted_once(svg: object, node: object, font_size: float) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            signal.raise_signal(signal.SIGINT)  # as a Ctrl-C would, in the middle of the first formula
+        drawing(svg, node, font_size)
+
+    monkeypatch.setitem(weasy_svg.TAGS, "path", interrupted_once)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            pdfengine.write_atomically(_document(), str(tmp_path) + "/", [str(tmp_path)], str(tmp_path / "x.pdf"), {})
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert not (tmp_path / "x.pdf").exists(), "nothing written"
+    assert calls >= 1
