@@ -54,12 +54,13 @@ def deck_folders(content_dir: Path) -> list[Path]:
 
 
 def check(content_dir: Path, strict: bool = False, jobs: int = 1) -> reader.ReadResult:
-    return reader.read_deck(content_dir, strict=strict, jobs=jobs)
+    return reader.read_deck(content_dir, strict=strict, jobs=jobs, draw_math=False)
 
 
 def check_all(content_dir: Path, strict: bool = False, jobs: int = 1) -> list[reader.ReadResult]:
     """Every deck read and checked; the problems of all of them reported together."""
-    return _read_all([BuildOptions(folder, strict=strict, jobs=jobs) for folder in deck_folders(content_dir)], {})
+    every = [BuildOptions(folder, strict=strict, jobs=jobs) for folder in deck_folders(content_dir)]
+    return _read_all(every, {}, draw_math=False)
 
 
 def build(
@@ -91,7 +92,8 @@ def run_all(options: BuildOptions, decks: list[Path] | None = None) -> list[Buil
         raise UsageError(f"unknown output {error.args[0]}; choose from {', '.join(writers.names())}") from error
     timings: dict[str, float] = {}
     folders = decks if decks is not None else deck_folders(options.content_dir)
-    results = _read_all([dataclasses.replace(options, content_dir=folder) for folder in folders], timings)
+    draw_math = any(writer.draws_math for writer in chosen)
+    results = _read_all([dataclasses.replace(options, content_dir=folder) for folder in folders], timings, draw_math)
     try:
         options.output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -112,7 +114,7 @@ def run_all(options: BuildOptions, decks: list[Path] | None = None) -> list[Buil
     return reports
 
 
-def _read_all(every: list[BuildOptions], timings: dict[str, float]) -> list[reader.ReadResult]:
+def _read_all(every: list[BuildOptions], timings: dict[str, float], draw_math: bool = True) -> list[reader.ReadResult]:
     results: list[reader.ReadResult] = []
     problems: list[Problem] = []
     for options in every:
@@ -125,6 +127,7 @@ def _read_all(every: list[BuildOptions], timings: dict[str, float]) -> list[read
                     timings=timings,
                     progress=options.progress,
                     cache=options.notes,
+                    draw_math=draw_math,
                 )
             )
         except BuildFailed as failure:

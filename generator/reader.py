@@ -85,11 +85,13 @@ def read_deck(
     timings: dict[str, float] | None = None,
     progress: Callable[[int, int], None] | None = None,
     cache: NoteCache | None = None,
+    draw_math: bool = True,
 ) -> ReadResult:
     """Read and validate every file of `content_dir`; raise `BuildFailed` listing all problems.
 
     `timings` receives the seconds spent reading and checking, converting Markdown, and rendering
-    math; `progress` is called with (done, total) as formulas render.
+    math; `progress` is called with (done, total) as formulas render. `draw_math`: draw every formula
+    now (into the math cache, for the outputs that draw them); else only check that each one reads.
     """
     started = time.perf_counter()
     if not content_dir.is_dir():
@@ -122,7 +124,7 @@ def read_deck(
     if not problems.errors:  # a note that failed to read would make its own images look unused
         resources.check_unused_images(content_dir, notes, problems)
     read_done = time.perf_counter()
-    _check_math(notes, problems, jobs, progress)
+    _check_math(notes, problems, jobs, progress, draw=draw_math)
     if timings is not None:
         timings["read"] = read_done - started - converter.seconds
         timings["markdown"] = converter.seconds
@@ -415,9 +417,16 @@ def _check_unique(notes: list[Note], problems: Problems) -> None:
 
 
 def _check_math(
-    notes: list[Note], problems: Problems, jobs: int = 1, progress: Callable[[int, int], None] | None = None
+    notes: list[Note],
+    problems: Problems,
+    jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    draw: bool = True,
 ) -> None:
-    """Render every formula now, so that a bad one stops the build before anything is written."""
+    """Check every formula now, so that a bad one stops the build before anything is written.
+
+    `draw`: render each one too (the writers then find the drawings cached); else parse only.
+    """
     formulas = [(formula.tex, formula.display) for note in notes for formula in note.formulas]
     total = len(set(formulas))
     done = 0
@@ -428,11 +437,11 @@ def _check_math(
         if progress:
             progress(done, total)
 
-    errors = mathrender.prerender(formulas, jobs, advance)
+    errors = (mathrender.prerender if draw else mathrender.precheck)(formulas, jobs, advance)
     for note in notes:
         for formula in note.formulas:
             error = errors.get((formula.tex, formula.display))
-            if error is None:
+            if error is None and draw:
                 try:
                     mathrender.render(formula.tex, formula.display)
                 except mathrender.MathRenderError as failure:

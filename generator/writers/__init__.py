@@ -40,6 +40,9 @@ class Writer:
     suffix: str  # the output is <slug>.<suffix>
     description: str  # one line, for --help and the README
     write: WriteFunction
+    # It draws formulas (SVG from the math engine). When no chosen writer does, the build only checks that each
+    # formula reads (a parse, no layout): the Anki deck and its text export carry TeX that Anki draws.
+    draws_math: bool = True
 
 
 # In the order they are built and listed. A module here needs only a `WRITER`.

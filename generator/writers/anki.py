@@ -430,4 +430,6 @@ def iter_fields(path: Path) -> Iterator[list[str]]:
         yield packed.fields
 
 
-WRITER = Writer("apkg", "apkg", "Anki deck: a Q&A note per question, plus cloze notes; re-import updates", write)
+WRITER = Writer(
+    "apkg", "apkg", "Anki deck: a Q&A note per question, plus cloze notes; re-import updates", write, draws_math=False
+)
