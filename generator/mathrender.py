@@ -128,16 +128,28 @@ def _cache_path(tex: str, display: bool) -> Path:
     return cache_dir() / f"{_cache_key(tex, display)}.json"
 
 
+def _checked_key(tex: str, display: bool) -> str:
+    material = json.dumps(["checked", tex, display, engine().NAME, engine().VERSION])
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
 def _checked_path(tex: str, display: bool) -> Path:
     """Where a formula the engine parsed without error is marked: a folder of its own and a key of its own,
     so that a formula only checked is never taken for one drawn (whose entry holds the drawing)."""
-    material = json.dumps(["checked", tex, display, engine().NAME, engine().VERSION])
-    return cache_dir() / "checked" / hashlib.sha256(material.encode("utf-8")).hexdigest()
+    return cache_dir() / "checked" / _checked_key(tex, display)
 
 
 def is_checked(tex: str, display: bool) -> bool:
     """The engine read this formula without error before: it was checked, or drawn."""
     return _checked_path(tex, display).is_file() or is_cached(tex, display)
+
+
+def _listing(folder: Path) -> set[str]:
+    """The names in `folder` (one listing instead of a look-up per formula)."""
+    try:
+        return set(os.listdir(folder))
+    except OSError:
+        return set()
 
 
 def _mark_checked(formulas: list[tuple[str, bool]]) -> None:
@@ -228,7 +240,11 @@ def precheck(
     knowing that each formula reads is all that is needed. Failures are not kept: they are checked again.
     """
     unique = list(dict.fromkeys(formulas))
-    todo = [formula for formula in unique if not is_checked(*formula)]
+    checked = _listing(cache_dir() / "checked")
+    todo = [formula for formula in unique if _checked_key(*formula) not in checked]
+    if todo:  # drawn before counts as checked
+        drawn = _listing(cache_dir())
+        todo = [formula for formula in todo if f"{_cache_key(*formula)}.json" not in drawn]
     if progress and len(todo) < len(unique):
         progress(len(unique) - len(todo))
     parallel = jobs > 1 and len(todo) >= _PARALLEL_CHECK_THRESHOLD
@@ -244,7 +260,8 @@ def prerender(
     the caller's later `render` calls read it back.
     """
     unique = list(dict.fromkeys(formulas))
-    todo = [formula for formula in unique if not is_cached(*formula)]
+    drawn = _listing(cache_dir())
+    todo = [formula for formula in unique if f"{_cache_key(*formula)}.json" not in drawn]
     parallel = jobs > 1 and len(todo) >= _PARALLEL_THRESHOLD
     return _run_batches(todo, _BATCH, _render_batch, jobs if parallel else 1, progress)
 
