@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import marshal
 import os
 import pickle
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,7 +61,16 @@ def _function(function: object) -> str:
     if code is None:
         return repr(function)  # a partial or a callable object: its repr names its address, so it never matches
     name = f"{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', '')}"
-    return f"{name} {hashlib.sha256(marshal.dumps(code)).hexdigest()}"
+    return f"{name} {stamps.digest(_code_parts(code))}"
+
+
+def _code_parts(code: types.CodeType) -> list[object]:
+    """A function's bytecode, names and constants, the same in every process (marshal's bytes are not: they
+    depend on reference counts)."""
+    parts: list[object] = [code.co_code, code.co_names, code.co_varnames]
+    for constant in code.co_consts:
+        parts += _code_parts(constant) if isinstance(constant, types.CodeType) else [constant]
+    return parts
 
 
 def _record_path(target: Path) -> Path:

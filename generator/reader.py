@@ -100,6 +100,7 @@ class StoredNotes(NoteCache):
         self._stored: dict[Path, tuple[str, Note | None, list[Problem]]] = {}
         self._kept: dict[Path, tuple[str, Note | None, list[Problem]]] = {}
         self._changed = False
+        self._context: tuple[Hashable, str] | None = None
         with contextlib.suppress(Exception):  # missing, damaged, or from another Python: read the notes afresh
             self._stored = pickle.loads(self.file.read_bytes())
 
@@ -108,7 +109,7 @@ class StoredNotes(NoteCache):
             content = path.read_bytes()
         except OSError:
             return read()  # the reader reports it
-        key = stamps.digest([context, stamps.environment(), hashlib.sha256(content).hexdigest()])
+        key = stamps.digest([self._shared(context), hashlib.sha256(content).hexdigest()])
         kept = self._stored.get(path)
         if kept is not None and kept[0] == key:
             problems.found.extend(kept[2])
@@ -119,6 +120,12 @@ class StoredNotes(NoteCache):
         self._kept[path] = (key, note, problems.found[before:])
         self._changed = True
         return note
+
+    def _shared(self, context: Hashable) -> str:
+        """The key's part every note of the deck shares (the deck's stamp is long: hashed once, not per note)."""
+        if self._context is None or self._context[0] != context:
+            self._context = (context, stamps.digest([context, stamps.environment()]))
+        return self._context[1]
 
     def save(self) -> None:
         if not self._changed and self._kept.keys() == self._stored.keys():
