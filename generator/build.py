@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator import fonts, reader, templating, writers
+from generator import fonts, outputs, reader, templating, writers
 from generator.context import BuildContext, BuildOptions, newest_source_time
 from generator.errors import BuildFailed, OutputError, Problem, UsageError
 from generator.model import Deck
@@ -29,6 +29,7 @@ class BuildReport:
     warnings: list[Problem]
     results: dict[str, WriteResult] = field(default_factory=dict)  # by writer name
     timings: dict[str, float] = field(default_factory=dict)
+    unchanged: list[Path] = field(default_factory=list)  # outputs left as an earlier build wrote them (`outputs`)
 
     @property
     def notices(self) -> list[str]:
@@ -54,12 +55,13 @@ def deck_folders(content_dir: Path) -> list[Path]:
 
 
 def check(content_dir: Path, strict: bool = False, jobs: int = 1) -> reader.ReadResult:
-    return reader.read_deck(content_dir, strict=strict, jobs=jobs)
+    return reader.read_deck(content_dir, strict=strict, jobs=jobs, draw_math=False)
 
 
 def check_all(content_dir: Path, strict: bool = False, jobs: int = 1) -> list[reader.ReadResult]:
     """Every deck read and checked; the problems of all of them reported together."""
-    return _read_all([BuildOptions(folder, strict=strict, jobs=jobs) for folder in deck_folders(content_dir)], {})
+    every = [BuildOptions(folder, strict=strict, jobs=jobs) for folder in deck_folders(content_dir)]
+    return _read_all(every, {}, draw_math=False)
 
 
 def build(
@@ -91,7 +93,8 @@ def run_all(options: BuildOptions, decks: list[Path] | None = None) -> list[Buil
         raise UsageError(f"unknown output {error.args[0]}; choose from {', '.join(writers.names())}") from error
     timings: dict[str, float] = {}
     folders = decks if decks is not None else deck_folders(options.content_dir)
-    results = _read_all([dataclasses.replace(options, content_dir=folder) for folder in folders], timings)
+    draw_math = any(writer.draws_math for writer in chosen)
+    results = _read_all([dataclasses.replace(options, content_dir=folder) for folder in folders], timings, draw_math)
     try:
         options.output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -100,19 +103,43 @@ def run_all(options: BuildOptions, decks: list[Path] | None = None) -> list[Buil
         context_for(result.deck, dataclasses.replace(options, content_dir=folder))
         for folder, result in zip(folders, results, strict=True)
     ]
+    # An output whose inputs are those of the build that wrote it, and whose file still holds what that build
+    # wrote, is left alone (`outputs`); the others are written.
+    jobs = [
+        _Job(writer, target, fingerprint, outputs.unchanged(target, fingerprint))
+        for result, context in zip(results, contexts, strict=True)
+        for writer in chosen
+        for target in [output_path(result.deck, options.output_dir, writer.suffix)]
+        for fingerprint in [outputs.fingerprint(result.fingerprint, context, writer, target)]
+    ]
     # Every output of every deck is staged and swapped in together: an interrupted or failing build of the
     # second deck leaves the first deck's previous outputs too.
-    targets = [output_path(result.deck, options.output_dir, writer.suffix) for result in results for writer in chosen]
+    to_write = [job for job in jobs if job.kept is None]
     reports = []
-    with _staged(targets) as staged:
-        temporaries = iter(staged)
-        for result, context in zip(results, contexts, strict=True):
-            mine = [next(temporaries) for _ in chosen]
-            reports.append(_write(result, context, chosen, mine, dict(timings)))
+    with _staged([job.target for job in to_write]) as staged:
+        temporaries = dict(zip((id(job) for job in to_write), staged, strict=True))
+        for index, (result, context) in enumerate(zip(results, contexts, strict=True)):
+            mine = jobs[index * len(chosen) : (index + 1) * len(chosen)]
+            reports.append(_write(result, context, mine, temporaries, dict(timings)))
+    for index, report in enumerate(reports):
+        for job in jobs[index * len(chosen) : (index + 1) * len(chosen)]:
+            if job.kept is None:
+                outputs.record(job.target, job.fingerprint, report.results[job.writer.name])
     return reports
 
 
-def _read_all(every: list[BuildOptions], timings: dict[str, float]) -> list[reader.ReadResult]:
+@dataclass
+class _Job:
+    """One output of one deck: its writer, its file, the fingerprint of its inputs, and the report of the earlier
+    build that wrote it from the same inputs (None: to be written)."""
+
+    writer: writers.Writer
+    target: Path
+    fingerprint: str
+    kept: WriteResult | None
+
+
+def _read_all(every: list[BuildOptions], timings: dict[str, float], draw_math: bool = True) -> list[reader.ReadResult]:
     results: list[reader.ReadResult] = []
     problems: list[Problem] = []
     for options in every:
@@ -125,6 +152,7 @@ def _read_all(every: list[BuildOptions], timings: dict[str, float]) -> list[read
                     timings=timings,
                     progress=options.progress,
                     cache=options.notes,
+                    draw_math=draw_math,
                 )
             )
         except BuildFailed as failure:
@@ -151,20 +179,30 @@ def _read_all(every: list[BuildOptions], timings: dict[str, float]) -> list[read
 def _write(
     result: reader.ReadResult,
     context: BuildContext,
-    chosen: list[writers.Writer],
-    staged: list[Path],
+    jobs: list[_Job],
+    temporaries: dict[int, Path],
     timings: dict[str, float],
 ) -> BuildReport:
-    """Write the deck's outputs into their temporary files (`staged`, in the order of `chosen`)."""
+    """Write the deck's outputs into their temporary files (by job); an unchanged one's earlier report is given."""
     deck = result.deck
-    targets = [output_path(deck, context.output_dir, writer.suffix) for writer in chosen]
     written: dict[str, WriteResult] = {}
-    for writer, temporary in zip(chosen, staged, strict=True):
+    for job in jobs:
         started = time.perf_counter()
-        written[writer.name] = writer.write(deck, temporary, context) or WriteResult()
-        timings[writer.name] = time.perf_counter() - started
+        if job.kept is not None:
+            unchanged = job.writer.unchanged
+            written[job.writer.name] = unchanged(deck) if unchanged else job.kept
+        else:
+            written[job.writer.name] = job.writer.write(deck, temporaries[id(job)], context) or WriteResult()
+        timings[job.writer.name] = time.perf_counter() - started
     warnings = [*result.warnings, *(w for outcome in written.values() for w in outcome.warnings)]
-    return BuildReport(deck=deck, written=targets, warnings=warnings, results=written, timings=timings)
+    return BuildReport(
+        deck=deck,
+        written=[job.target for job in jobs],
+        warnings=warnings,
+        results=written,
+        timings=timings,
+        unchanged=[job.target for job in jobs if job.kept is not None],
+    )
 
 
 def context_for(deck: Deck, options: BuildOptions) -> BuildContext:

@@ -18,6 +18,10 @@ the ellipsis, the em dash and the middle dot come from the CJK font first: those
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -173,7 +177,33 @@ def _cjk_face_rule() -> str:
 
 @cache
 def _coverage(path: Path, index: int) -> frozenset[int]:
-    """The code points one face maps to a glyph (read once per face: the CJK collection takes a second)."""
+    """The code points one face maps to a glyph (read once per face: the CJK collection takes a second).
+
+    Kept in the cache folder by the font file's path, size and time, so that a build reads no font file (nor
+    imports fontTools) for a face an earlier build read.
+    """
+    from generator.context import cache_root
+
+    try:
+        info = path.stat()
+    except OSError:
+        return _read_coverage(path, index)
+    key = hashlib.sha256(repr((str(path), index, info.st_size, info.st_mtime_ns)).encode("utf-8")).hexdigest()
+    kept = cache_root() / "fonts" / f"{key[:32]}.pickle"
+    with contextlib.suppress(Exception):  # missing or damaged: read the font
+        coverage = pickle.loads(kept.read_bytes())
+        if isinstance(coverage, frozenset):
+            return coverage
+    coverage = _read_coverage(path, index)
+    with contextlib.suppress(OSError):  # a read-only cache only costs speed
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        temporary = kept.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_bytes(pickle.dumps(coverage, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(temporary, kept)
+    return coverage
+
+
+def _read_coverage(path: Path, index: int) -> frozenset[int]:
     # Here, not at the top: a build whose text needs no font check should not pay for importing fontTools.
     from fontTools.ttLib import TTCollection, TTFont  # type: ignore[import-untyped]
 

@@ -13,11 +13,10 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import markdown
-
-from generator.delimiters import MathDelimiters
+if TYPE_CHECKING:
+    import markdown
 
 MARKDOWN_EXTENSIONS = [
     "pymdownx.arithmatex",
@@ -71,17 +70,27 @@ class StrayDollar:
 
 
 class Converter:
-    """Python-Markdown set up for notes, reused from note to note; it adds up the time it spends."""
+    """Python-Markdown set up for notes, reused from note to note; it adds up the time it spends.
+
+    Python-Markdown (and Pygments, which it highlights code with) is loaded by the first note converted: a
+    rebuild that finds every note read before loads neither.
+    """
 
     def __init__(self) -> None:
-        self._markdown = markdown.Markdown(
-            extensions=[*MARKDOWN_EXTENSIONS, MathDelimiters()], extension_configs=MARKDOWN_CONFIG
-        )
+        self._markdown: markdown.Markdown | None = None
         self.seconds = 0.0
 
     def html(self, text: str) -> str:
         """The text as HTML; `TooDeep` when it nests blocks deeper than any output can lay out."""
         started = time.perf_counter()
+        if self._markdown is None:
+            import markdown
+
+            from generator.delimiters import MathDelimiters
+
+            self._markdown = markdown.Markdown(
+                extensions=[*MARKDOWN_EXTENSIONS, MathDelimiters()], extension_configs=MARKDOWN_CONFIG
+            )
         self._markdown.reset()
         try:
             converted = self._markdown.convert(text)

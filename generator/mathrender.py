@@ -9,11 +9,9 @@ a key that names the engine and its version, and in memory for the rest of the b
 from __future__ import annotations
 
 import base64
-import concurrent.futures
 import hashlib
 import importlib
 import json
-import multiprocessing
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -22,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 from generator import context
+from generator.processes import worker_pool
 
 # MathJax 3, as Anki's cards draw math; ziamath (pure Python, fewer commands) stays as a documented fallback.
 DEFAULT_ENGINE = "mathjax"
@@ -30,6 +29,9 @@ ENGINES = ("mathjax", "ziamath")
 _PARALLEL_THRESHOLD = 400
 # Formulas drawn per call into the engine (and per task of a worker).
 _BATCH = 64
+# Checking (parsing, no layout) is ~5x cheaper than drawing: more formulas per call, and workers only for many.
+_CHECK_BATCH = 256
+_PARALLEL_CHECK_THRESHOLD = 2000
 # Formulas kept in memory between the reader and the writers. Bounded: a bank of thousands of notes has
 # tens of thousands of formulas (~10 KB of SVG each); beyond this many, a writer reads the disk cache again.
 _IN_MEMORY = 4096
@@ -126,6 +128,40 @@ def _cache_path(tex: str, display: bool) -> Path:
     return cache_dir() / f"{_cache_key(tex, display)}.json"
 
 
+def _checked_key(tex: str, display: bool) -> str:
+    material = json.dumps(["checked", tex, display, engine().NAME, engine().VERSION])
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def _checked_path(tex: str, display: bool) -> Path:
+    """Where a formula the engine parsed without error is marked: a folder of its own and a key of its own,
+    so that a formula only checked is never taken for one drawn (whose entry holds the drawing)."""
+    return cache_dir() / "checked" / _checked_key(tex, display)
+
+
+def is_checked(tex: str, display: bool) -> bool:
+    """The engine read this formula without error before: it was checked, or drawn."""
+    return _checked_path(tex, display).is_file() or is_cached(tex, display)
+
+
+def _listing(folder: Path) -> set[str]:
+    """The names in `folder` (one listing instead of a look-up per formula)."""
+    try:
+        return set(os.listdir(folder))
+    except OSError:
+        return set()
+
+
+def _mark_checked(formulas: list[tuple[str, bool]]) -> None:
+    try:
+        folder = cache_dir() / "checked"
+        folder.mkdir(parents=True, exist_ok=True)
+        for tex, display in formulas:
+            _checked_path(tex, display).touch()
+    except OSError:
+        pass  # a read-only cache only costs speed
+
+
 @lru_cache(maxsize=_IN_MEMORY)
 def render(tex: str, display: bool) -> RenderedMath:
     """Render one formula, from the disk cache when it was rendered before."""
@@ -182,6 +218,39 @@ def _render_batch(formulas: list[tuple[str, bool]]) -> list[str | None]:
     return errors
 
 
+def _check_batch(formulas: list[tuple[str, bool]]) -> list[str | None]:
+    """Check formulas (parse, no drawing) and mark those that pass; the error message of each, or None.
+
+    An engine without `check_many` draws them instead (its check may miss what only drawing finds).
+    """
+    current = engine()
+    if not hasattr(current, "check_many"):
+        return _render_batch(formulas)
+    results = [None if error is None else str(error) for error in current.check_many(formulas)]
+    _mark_checked([formula for formula, error in zip(formulas, results, strict=True) if error is None])
+    return results
+
+
+def precheck(
+    formulas: list[tuple[str, bool]], jobs: int, progress: Callable[[int], None] | None = None
+) -> dict[tuple[str, bool], str]:
+    """Check every formula not checked (or drawn) before, without drawing it; return the errors by formula.
+
+    For a build whose outputs draw no math (the Anki deck: Anki's MathJax draws it on the card), where
+    knowing that each formula reads is all that is needed. Failures are not kept: they are checked again.
+    """
+    unique = list(dict.fromkeys(formulas))
+    checked = _listing(cache_dir() / "checked")
+    todo = [formula for formula in unique if _checked_key(*formula) not in checked]
+    if todo:  # drawn before counts as checked
+        drawn = _listing(cache_dir())
+        todo = [formula for formula in todo if f"{_cache_key(*formula)}.json" not in drawn]
+    if progress and len(todo) < len(unique):
+        progress(len(unique) - len(todo))
+    parallel = jobs > 1 and len(todo) >= _PARALLEL_CHECK_THRESHOLD
+    return _run_batches(todo, _CHECK_BATCH, _check_batch, jobs if parallel else 1, progress)
+
+
 def prerender(
     formulas: list[tuple[str, bool]], jobs: int, progress: Callable[[int], None] | None = None
 ) -> dict[tuple[str, bool], str]:
@@ -191,8 +260,21 @@ def prerender(
     the caller's later `render` calls read it back.
     """
     unique = list(dict.fromkeys(formulas))
-    todo = [formula for formula in unique if not is_cached(*formula)]
-    batches = [todo[start : start + _BATCH] for start in range(0, len(todo), _BATCH)]
+    drawn = _listing(cache_dir())
+    todo = [formula for formula in unique if f"{_cache_key(*formula)}.json" not in drawn]
+    parallel = jobs > 1 and len(todo) >= _PARALLEL_THRESHOLD
+    return _run_batches(todo, _BATCH, _render_batch, jobs if parallel else 1, progress)
+
+
+def _run_batches(
+    todo: list[tuple[str, bool]],
+    size: int,
+    work: Callable[[list[tuple[str, bool]]], list[str | None]],
+    jobs: int,
+    progress: Callable[[int], None] | None,
+) -> dict[tuple[str, bool], str]:
+    """`work` on `todo` in batches of `size`, on `jobs` worker processes (shut down before this returns)."""
+    batches = [todo[start : start + size] for start in range(0, len(todo), size)]
     errors: dict[tuple[str, bool], str] = {}
 
     def collect(batch: list[tuple[str, bool]], results: list[str | None]) -> None:
@@ -202,13 +284,12 @@ def prerender(
         if progress:
             progress(len(batch))
 
-    if jobs > 1 and len(todo) >= _PARALLEL_THRESHOLD:
+    if jobs > 1:
         # spawn, not fork: a forked worker would share the parent's engine (V8's threads do not survive fork).
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            for batch, results in zip(batches, pool.map(_render_batch, batches), strict=True):
+        with worker_pool(jobs) as pool:
+            for batch, results in zip(batches, pool.map(work, batches), strict=True):
                 collect(batch, results)
     else:
         for batch in batches:
-            collect(batch, _render_batch(batch))
+            collect(batch, work(batch))
     return errors

@@ -8,7 +8,11 @@ the math engine. Nothing here writes a file. The result is either a complete, va
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import os
+import pickle
 import re
 import time
 from collections.abc import Callable, Hashable
@@ -16,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import ankitypes, cloze, fonts, language, markup, mathrender, notefile, resources
+from generator import ankitypes, cloze, fonts, language, markup, mathrender, notefile, resources, stamps
+from generator.context import cache_root
 from generator.errors import BuildFailed, ContentFolderError, Location, Problem, Problems, quoted
 from generator.model import ClozeItem, Deck, Formula, Note
 
@@ -35,6 +40,9 @@ OPTIONAL_DECK_KEYS = {"footer"}
 class ReadResult:
     deck: Deck
     warnings: list[Problem]
+    # Everything the deck was read from (its files, studykit's code, the libraries, the math engine), as one hash:
+    # the same fingerprint, the same deck. "" when not known.
+    fingerprint: str = ""
 
 
 class NoteCache:
@@ -78,6 +86,57 @@ class NoteCache:
         return note
 
 
+class StoredNotes(NoteCache):
+    """Notes read by an earlier build in any process, kept in a file under the cache folder (one per deck).
+
+    Keyed by the note file's bytes, the deck's other files (`deck_stamp`), its language, and `stamps.environment`
+    (studykit's code, the installed libraries, the math engine): a rebuild with nothing changed reads no Markdown.
+    Only the notes this build read are written back, so notes deleted from the deck are forgotten.
+    """
+
+    def __init__(self, content_dir: Path) -> None:
+        super().__init__()
+        self.file = cache_root() / "notes" / f"{stamps.digest([str(content_dir.resolve())])[:32]}.pickle"
+        self._stored: dict[Path, tuple[str, Note | None, list[Problem]]] = {}
+        self._kept: dict[Path, tuple[str, Note | None, list[Problem]]] = {}
+        self._changed = False
+        self._context: tuple[Hashable, str] | None = None
+        with contextlib.suppress(Exception):  # missing, damaged, or from another Python: read the notes afresh
+            self._stored = pickle.loads(self.file.read_bytes())
+
+    def read(self, path: Path, context: Hashable, problems: Problems, read: Callable[[], Note | None]) -> Note | None:
+        try:
+            content = path.read_bytes()
+        except OSError:
+            return read()  # the reader reports it
+        key = stamps.digest([self._shared(context), hashlib.sha256(content).hexdigest()])
+        kept = self._stored.get(path)
+        if kept is not None and kept[0] == key:
+            problems.found.extend(kept[2])
+            self._kept[path] = kept
+            return kept[1]
+        before = len(problems.found)
+        note = read()
+        self._kept[path] = (key, note, problems.found[before:])
+        self._changed = True
+        return note
+
+    def _shared(self, context: Hashable) -> str:
+        """The key's part every note of the deck shares (the deck's stamp is long: hashed once, not per note)."""
+        if self._context is None or self._context[0] != context:
+            self._context = (context, stamps.digest([context, stamps.environment()]))
+        return self._context[1]
+
+    def save(self) -> None:
+        if not self._changed and self._kept.keys() == self._stored.keys():
+            return
+        with contextlib.suppress(OSError):  # a read-only cache only costs speed
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.file.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_bytes(pickle.dumps(self._kept, protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(temporary, self.file)
+
+
 def read_deck(
     content_dir: Path,
     strict: bool = False,
@@ -85,11 +144,16 @@ def read_deck(
     timings: dict[str, float] | None = None,
     progress: Callable[[int, int], None] | None = None,
     cache: NoteCache | None = None,
+    draw_math: bool = True,
+    stored: bool = True,
 ) -> ReadResult:
     """Read and validate every file of `content_dir`; raise `BuildFailed` listing all problems.
 
     `timings` receives the seconds spent reading and checking, converting Markdown, and rendering
-    math; `progress` is called with (done, total) as formulas render.
+    math; `progress` is called with (done, total) as formulas render. `draw_math`: draw every formula
+    now (into the math cache, for the outputs that draw them); else only check that each one reads.
+    `cache`: notes this process read before (`studykit serve`); else, when `stored`, the notes an earlier build
+    kept in the cache folder (`StoredNotes`).
     """
     started = time.perf_counter()
     if not content_dir.is_dir():
@@ -110,6 +174,8 @@ def read_deck(
         )
     converter = markup.new_converter()
     deck_language = deck_meta["language"] if deck_meta else "en"
+    if cache is None and stored:
+        cache = StoredNotes(content_dir)
     shared = (str(content_dir), deck_language, cache.deck_stamp(content_dir)) if cache else None
     notes = []
     for path in note_paths:
@@ -117,12 +183,14 @@ def read_deck(
         note = cache.read(path, shared, problems, read) if cache else read()
         if note is not None:
             notes.append(note)
+    if isinstance(cache, StoredNotes):
+        cache.save()
     _check_unique(notes, problems)
     problems.found.extend(ankitypes.duplicate_guids(notes, lambda note, key: note.location_of(key).line))
     if not problems.errors:  # a note that failed to read would make its own images look unused
         resources.check_unused_images(content_dir, notes, problems)
     read_done = time.perf_counter()
-    _check_math(notes, problems, jobs, progress)
+    _check_math(notes, problems, jobs, progress, draw=draw_math)
     if timings is not None:
         timings["read"] = read_done - started - converter.seconds
         timings["markdown"] = converter.seconds
@@ -131,7 +199,20 @@ def read_deck(
     if failing or deck_meta is None:
         raise BuildFailed(failing)
     deck = Deck(**deck_meta, content_dir=content_dir, notes=tuple(sorted(notes, key=lambda n: n.number)))
-    return ReadResult(deck=deck, warnings=problems.warnings)
+    return ReadResult(deck=deck, warnings=problems.warnings, fingerprint=_fingerprint(content_dir, note_paths, shared))
+
+
+def _fingerprint(content_dir: Path, note_paths: list[Path], shared: Hashable) -> str:
+    """The deck's sources by content (notes, deck.yaml) and stamp (its other files), with `stamps.environment`."""
+    if shared is None:
+        shared = NoteCache.deck_stamp(content_dir)
+    contents = []
+    for path in [content_dir / DECK_FILE, *note_paths]:
+        try:
+            contents.append((str(path), hashlib.sha256(path.read_bytes()).hexdigest()))
+        except OSError:
+            return ""
+    return stamps.digest([shared, stamps.environment(), *contents])
 
 
 def _note_files(content_dir: Path, problems: Problems) -> list[Path]:
@@ -415,9 +496,17 @@ def _check_unique(notes: list[Note], problems: Problems) -> None:
 
 
 def _check_math(
-    notes: list[Note], problems: Problems, jobs: int = 1, progress: Callable[[int, int], None] | None = None
+    notes: list[Note],
+    problems: Problems,
+    jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    draw: bool = True,
 ) -> None:
-    """Render every formula now, so that a bad one stops the build before anything is written."""
+    """Check every formula now, so that a bad one stops the build before anything is written.
+
+    `draw`: render each one not drawn before too, into the disk cache (the writers read it from there when they
+    run: a rebuild whose outputs are all unchanged reads no drawing); else parse only.
+    """
     formulas = [(formula.tex, formula.display) for note in notes for formula in note.formulas]
     total = len(set(formulas))
     done = 0
@@ -428,15 +517,10 @@ def _check_math(
         if progress:
             progress(done, total)
 
-    errors = mathrender.prerender(formulas, jobs, advance)
+    errors = (mathrender.prerender if draw else mathrender.precheck)(formulas, jobs, advance)
     for note in notes:
         for formula in note.formulas:
             error = errors.get((formula.tex, formula.display))
-            if error is None:
-                try:
-                    mathrender.render(formula.tex, formula.display)
-                except mathrender.MathRenderError as failure:
-                    error = str(failure)
             if error is not None:
                 problems.error(
                     formula.location,

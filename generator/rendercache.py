@@ -12,14 +12,13 @@ import contextlib
 import gc
 import hashlib
 import json
-import multiprocessing
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from generator import pdfengine
+from generator import pdfengine, processes
 
 _Task = tuple[str, str, list[str], str, dict[str, Any]]
 
@@ -99,9 +98,8 @@ def render_all(
     results: list[str | None] = []
     if isolated or (jobs > 1 and len(documents) > 1):
         # spawn, not fork: a forked worker would carry the whole deck and every formula with it.
-        context = multiprocessing.get_context("spawn")
         workers = max(1, min(jobs, len(documents)))
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with processes.worker_pool(workers) as pool:
             pending: set[concurrent.futures.Future[str | None]] = set()
             for path, make in documents:
                 if len(pending) >= 2 * workers:

@@ -40,6 +40,12 @@ class Writer:
     suffix: str  # the output is <slug>.<suffix>
     description: str  # one line, for --help and the README
     write: WriteFunction
+    # It draws formulas (SVG from the math engine). When no chosen writer does, the build only checks that each
+    # formula reads (a parse, no layout): the Anki deck and its text export carry TeX that Anki draws.
+    draws_math: bool = True
+    # The report of a build that finds this output as an earlier build wrote it from the same inputs (see
+    # `generator.outputs`); None: the report that build gave.
+    unchanged: Callable[[Deck], WriteResult] | None = None
 
 
 # In the order they are built and listed. A module here needs only a `WRITER`.

@@ -430,4 +430,17 @@ def iter_fields(path: Path) -> Iterator[list[str]]:
         yield packed.fields
 
 
-WRITER = Writer("apkg", "apkg", "Anki deck: a Q&A note per question, plus cloze notes; re-import updates", write)
+def unchanged(deck: Deck) -> WriteResult:
+    """The report of a build that left the package as the previous build wrote it: compared with it, nothing changed."""
+    changes = DeckChanges()
+    return WriteResult(notices=changes_report(changes), warnings=changes_warnings(changes, deck), details=changes)
+
+
+WRITER = Writer(
+    "apkg",
+    "apkg",
+    "Anki deck: a Q&A note per question, plus cloze notes; re-import updates",
+    write,
+    draws_math=False,
+    unchanged=unchanged,
+)

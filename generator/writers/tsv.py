@@ -40,4 +40,6 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
             rows.writerow([note_type, deck.title, note.guid, " ".join(note.tags), *note.fields])
 
 
-WRITER = Writer("tsv", "tsv", "the same notes as tab-separated text for Anki's text import (guids kept)", write)
+WRITER = Writer(
+    "tsv", "tsv", "the same notes as tab-separated text for Anki's text import (guids kept)", write, draws_math=False
+)

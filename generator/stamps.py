@@ -1,0 +1,74 @@
+"""What a build's results depend on besides the notes, condensed into keys for the caches that outlive a build.
+
+A note read in an earlier build (`reader`) and an output written by one (`outputs`) are reused only while
+their key is the same: the key names studykit's own code (every file of the package, by size and time, so that an
+edited checkout is not mistaken for the one that made the cache), every installed distribution's version, and
+the math engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+import generator
+
+PACKAGE = Path(generator.__file__).resolve().parent
+
+
+def digest(parts: Iterable[object]) -> str:
+    """A short, stable hash of `parts` (each written as its repr, one per line)."""
+    hashed = hashlib.sha256()
+    for part in parts:
+        hashed.update(repr(part).encode("utf-8", "surrogatepass"))
+        hashed.update(b"\n")
+    return hashed.hexdigest()
+
+
+def environment() -> str:
+    """studykit's code, the installed distributions and the math engine, as one hash."""
+    from generator import mathrender
+
+    return _environment(os.environ.get("STUDYKIT_MATH_ENGINE", mathrender.DEFAULT_ENGINE), tuple(sys.path))
+
+
+@cache
+def _environment(engine: str, search_path: tuple[str, ...]) -> str:
+    return digest([generator.__version__, engine, sys.version, *_code(), *_distributions(search_path)])
+
+
+def _code() -> list[tuple[str, int, int]]:
+    entries = []
+    for path in sorted(PACKAGE.rglob("*")):
+        if path.suffix in {".py", ".js"}:
+            info = path.stat()
+            entries.append((path.relative_to(PACKAGE).as_posix(), info.st_mtime_ns, info.st_size))
+    return entries
+
+
+def _distributions(search_path: tuple[str, ...]) -> list[str]:
+    """Every installed distribution by name and version (its .dist-info folder's name): one listing per folder."""
+    names = []
+    for folder in search_path:
+        try:
+            names += sorted(name for name in os.listdir(folder or ".") if name.endswith((".dist-info", ".egg-info")))
+        except OSError:
+            continue
+    return names
+
+
+def tree(folder: Path) -> list[tuple[str, int, int]]:
+    """Every file under `folder` by path, time and size (a template edited, added or removed changes it)."""
+    entries = []
+    for path in sorted(folder.rglob("*")):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        if not path.is_dir():
+            entries.append((str(path), info.st_mtime_ns, info.st_size))
+    return entries

@@ -1,0 +1,175 @@
+"""Issue 14, fast no-op builds: what an earlier build read and wrote is reused while nothing it came from changed.
+
+Notes are kept read (parsed, converted, checked) in the cache folder by their file's bytes; each output is
+recorded with the fingerprint of its inputs and the hash of the file written, and left alone by a build whose
+fingerprint is the same while the file still holds those bytes. Every test builds in this process, as a second
+`studykit build` would in a new one: the kept notes and records are read back from the cache folder.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from generator import build as pipeline
+from generator import markup, mathrender, reader
+from generator.writers import anki, tsv
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(folder))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    mathrender.render.cache_clear()
+    yield folder
+    mathrender.render.cache_clear()
+
+
+@pytest.fixture
+def conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The Markdown texts converted from now on."""
+    seen: list[str] = []
+    html = markup.Converter.html
+
+    def counting(self: markup.Converter, text: str) -> str:
+        seen.append(text)
+        return html(self, text)
+
+    monkeypatch.setattr(markup.Converter, "html", counting)
+    return seen
+
+
+def _edit(content: Path, number: int = 52) -> Path:
+    note = next(content.glob(f"{number}-*.md"))
+    note.write_text(
+        note.read_text(encoding="utf-8").replace("## Full answer\n", "## Full answer\n\nNew.\n", 1), "utf-8"
+    )
+    return note
+
+
+def test_a_second_read_converts_no_markdown_and_gives_the_same_deck(
+    content_copy: Path, cache: Path, conversions: list[str]
+) -> None:
+    first = reader.read_deck(content_copy)
+    assert conversions, "the first read converts every note"
+    conversions.clear()
+    second = reader.read_deck(content_copy)
+    assert conversions == []
+    assert second.deck == first.deck and second.warnings == first.warnings
+    assert second.fingerprint == first.fingerprint != ""
+
+
+def test_an_edit_reads_that_note_again_and_only_it(content_copy: Path, cache: Path, conversions: list[str]) -> None:
+    first = reader.read_deck(content_copy)
+    conversions.clear()
+    _edit(content_copy)
+    second = reader.read_deck(content_copy)
+    assert any("New." in text for text in conversions)
+    assert len(conversions) <= 3, "the key points, the answer and its clozes of one note"
+    changed = [n.number for n, m in zip(first.deck.notes, second.deck.notes, strict=True) if n != m]
+    assert changed == [52]
+    assert second.fingerprint != first.fingerprint
+
+
+def test_a_kept_note_says_its_warnings_again(content_copy: Path, cache: Path) -> None:
+    note = next(content_copy.glob("53-*.md"))
+    note.write_text(note.read_text(encoding="utf-8").replace("---\n", "---\nextra: 1\n", 1), encoding="utf-8")
+    first = reader.read_deck(content_copy).warnings
+    assert any("extra" in warning.message for warning in first)
+    assert reader.read_deck(content_copy).warnings == first
+
+
+def test_a_damaged_note_cache_is_read_afresh(content_copy: Path, cache: Path, conversions: list[str]) -> None:
+    expected = reader.read_deck(content_copy).deck
+    (kept,) = (cache / "notes").glob("*.pickle")
+    kept.write_bytes(b"not a pickle")
+    conversions.clear()
+    assert reader.read_deck(content_copy).deck == expected
+    assert conversions
+
+
+def test_a_rebuild_with_nothing_changed_writes_nothing_and_keeps_the_bytes(
+    content_copy: Path, tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = tmp_path / "out"
+    first = pipeline.build(content_copy, output, ("apkg", "tsv"))
+    files = {path: path.read_bytes() for path in first.written}
+    converted: list[int] = []
+    convert = anki.convert
+    monkeypatch.setattr(tsv, "convert", lambda *args, **kwargs: converted.append(1) or convert(*args, **kwargs))
+    monkeypatch.setattr(anki, "convert", lambda *args, **kwargs: converted.append(1) or convert(*args, **kwargs))
+    second = pipeline.build(content_copy, output, ("apkg", "tsv"))
+    assert converted == [], "neither writer ran"
+    assert sorted(second.unchanged) == sorted(first.written)
+    assert {path: path.read_bytes() for path in second.written} == files
+    assert second.notices == ["deck: no note changed since the previous build"]
+
+    # The same bytes as a build from nothing (no previous deck, no cache) writes.
+    fresh = pipeline.build(content_copy, tmp_path / "fresh", ("apkg", "tsv"))
+    assert [path.read_bytes() for path in fresh.written] == list(files.values())
+
+
+def test_an_output_changed_or_removed_since_is_written_again(content_copy: Path, tmp_path: Path, cache: Path) -> None:
+    output = tmp_path / "out"
+    apkg, tsv_file = pipeline.build(content_copy, output, ("apkg", "tsv")).written
+    expected = tsv_file.read_bytes()
+    tsv_file.write_bytes(expected + b"x")
+    apkg.unlink()
+    again = pipeline.build(content_copy, output, ("apkg", "tsv"))
+    assert again.unchanged == []
+    assert tsv_file.read_bytes() == expected and apkg.is_file()
+    assert pipeline.build(content_copy, output, ("apkg", "tsv")).unchanged == [apkg, tsv_file]
+
+
+def test_an_edit_writes_the_outputs_again(content_copy: Path, tmp_path: Path, cache: Path) -> None:
+    output = tmp_path / "out"
+    pipeline.build(content_copy, output, ("tsv",))
+    _edit(content_copy)
+    again = pipeline.build(content_copy, output, ("tsv",))
+    assert again.unchanged == []
+    assert "New." in again.written[0].read_text(encoding="utf-8")
+
+
+def test_a_template_edit_writes_the_outputs_again(content_copy: Path, tmp_path: Path, cache: Path) -> None:
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    output = tmp_path / "out"
+    pipeline.build(content_copy, output, ("apkg",), templates_dir=templates)
+    css = templates / "anki" / "card.css"
+    css.write_text(css.read_text(encoding="utf-8") + "\n.studykit-test { color: red; }\n", encoding="utf-8")
+    assert pipeline.build(content_copy, output, ("apkg",), templates_dir=templates).unchanged == []
+
+
+def test_an_anki_build_loads_no_pdf_library(content_copy: Path, tmp_path: Path) -> None:
+    """One fresh process: `build apkg` imports neither WeasyPrint nor pikepdf (nor Markdown, on a rebuild)."""
+    script = f"""
+import sys
+from pathlib import Path
+from generator import build
+for _ in range(2):
+    build.build(Path({str(content_copy)!r}), Path({str(tmp_path / "out")!r}), ("apkg",))
+print(" ".join(sorted({{name.split(".")[0] for name in sys.modules}})))
+"""
+    environment = {"STUDYKIT_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT, env=environment
+    ).stdout.split()
+    assert "generator" in loaded
+    assert not {"weasyprint", "pikepdf", "pydyf", "tinycss2"} & set(loaded)
+    rebuilt = subprocess.run(
+        [sys.executable, "-c", script.replace("range(2)", "range(1)")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env=environment,
+    ).stdout.split()
+    assert not {"weasyprint", "pikepdf", "markdown", "fontTools"} & set(rebuilt)
