@@ -18,6 +18,7 @@ import pytest
 from generator import build as pipeline
 from generator.writers import booklet as booklet_writer
 from generator.writers import sheet as sheet_writer
+from tests import pdfread
 from tests.conftest import CONTENT, EPOCH, Background
 
 MM = 72 / 25.4
@@ -87,8 +88,7 @@ def _clusters(spans: list[tuple[float, float]], gap: float) -> list[Span]:
 
 def read_flow(path: Path) -> list[FlowPage]:
     """Each page of a booklet: what is drawn in its text block, its question headings and its code blocks."""
-    with pdfplumber.open(path) as pdf:
-        return [_read_page(page) for page in pdf.pages]
+    return [_read_page(page) for page in pdfread.read(path, graphics=True)]
 
 
 def _in_body(item: dict[str, Any]) -> bool:
@@ -100,8 +100,8 @@ def _inside(item: dict[str, Any], box: dict[str, Any]) -> bool:
     return bool(box["x0"] <= middle_x <= box["x1"] and box["top"] <= middle_y <= box["bottom"])
 
 
-def _read_page(page: Any) -> FlowPage:
-    graphics = [g for g in (*page.rects, *page.curves, *page.lines, *page.images) if _in_body(g)]
+def _read_page(page: pdfread.Page) -> FlowPage:
+    graphics = [g for g in page.graphics if _in_body(g)]
     backgrounds = sorted((g for g in graphics if _is_code_background(g)), key=lambda b: b["top"])
     chars = [c for c in page.chars if _in_body(c) and c["text"].strip()]
     other_chars = [c for c in chars if not any(_inside(c, b) for b in backgrounds)]
