@@ -2,8 +2,8 @@
 
 For each size this script writes a synthetic content folder into a temporary directory (every note
 has inline and display math, a code block, a table and a figure: a small SVG in the bank's figures/
-folder; deck.yaml is copied from content/deck.yaml), then runs, each in a fresh Python subprocess so
-that memory and in-process caches are honest:
+folder; deck.yaml is copied from the English deck, content/dl-interview-51-65/deck.yaml), then
+runs, each in a fresh Python subprocess so that memory and in-process caches are honest:
 
   1. a cold build: empty output folder, STUDYKIT_CACHE_DIR a fresh empty folder for this size;
   2. a rebuild after editing one note (one sentence and one formula): same output folder, so the
@@ -52,6 +52,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# content/ holds one folder per deck; the synthetic banks take the English deck's identity and credit.
+DECK_YAML = ROOT / "content" / "dl-interview-51-65" / "deck.yaml"
 # 5,000 takes far longer than the ~15 minutes `make bench` may take on a 2-core machine; ask for it.
 DEFAULT_SIZES = (100, 1000)
 ISSUE_OUTPUTS = ("apkg", "pdf", "html")
@@ -167,7 +169,7 @@ def figure_svg(n: int) -> str:
 def write_bank(folder: Path, size: int) -> Path:
     content = folder / "content"
     (content / "figures").mkdir(parents=True)
-    shutil.copyfile(ROOT / "content" / "deck.yaml", content / "deck.yaml")
+    shutil.copyfile(DECK_YAML, content / "deck.yaml")
     rng = random.Random(size)
     for n in range(1, size + 1):
         (content / f"{n:05d}-property.md").write_text(note_text(n, rng), encoding="utf-8")
