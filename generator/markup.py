@@ -95,6 +95,10 @@ class Converter:
         try:
             converted = self._markdown.convert(text)
         except RecursionError as error:  # Python-Markdown parses nested blocks recursively
+            # A parse abandoned halfway leaves the instance's state behind (its parser stacks, stashed HTML):
+            # the next note would be read wrongly (a `<!-- key -->` mark no longer next to its formula), so the
+            # next note gets a new one.
+            self._markdown = None
             raise TooDeep(None) from error
         finally:
             self.seconds += time.perf_counter() - started

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.markup import Converter, MathMatch, iter_math, replace_math, stray_dollars, visible_text
+from generator.markup import Converter, MathMatch, TooDeep, iter_math, replace_math, stray_dollars, visible_text
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +89,13 @@ def test_an_unclosed_dollar_is_found_with_its_surroundings(convert: Converter) -
 )
 def test_stray_dollars(convert: Converter, markdown: str, count: int) -> None:
     assert len(stray_dollars(convert.html(markdown))) == count, convert.html(markdown)
+
+
+def test_a_note_too_deep_for_markdown_does_not_spoil_the_next_one() -> None:
+    """Python-Markdown gives up on deep nesting halfway through; the next note must convert as on a fresh start."""
+    text = "- A step:\n\n    <!-- key -->\n    $$\n    x^2\n    $$\n\n- Another step.\n"
+    expected = Converter().html(text)
+    converter = Converter()
+    with pytest.raises(TooDeep):
+        converter.html("\n".join("    " * level + "- item" for level in range(400)))
+    assert converter.html(text) == expected
