@@ -379,3 +379,30 @@ def test_a_figure_that_fits_is_drawn_beside_the_key_points(
     right, left = coloured(middle, top, box.x1, upper), coloured(box.x0, top, middle, upper)
     assert right > 40, "the figure is drawn in the card's top right"
     assert left < right / 4, "beside the key points, not over them"
+
+
+def test_only_overflowing_cards_are_laid_out_again(
+    content_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A card's fit is its own: between the first and the last layout of a sheet, only overflowing cards are laid out."""
+    from generator import pdfengine
+
+    _small_deck(content_copy, (51, 56))
+    path = next(content_copy.glob("51-*.md"))
+    extra = "".join(f"- Extra point {i}: a long sentence that pads the back of the card.\n" for i in range(1, 9))
+    path.write_text(path.read_text(encoding="utf-8").replace("## Full answer", extra + "\n## Full answer", 1))
+    cards_per_layout: list[list[str]] = []
+    real_layout = pdfengine.layout
+
+    def layout(document: str, *arguments: Any) -> Any:
+        cards_per_layout.append(re.findall(r'data-fit="back-(\d+)"', document))
+        return real_layout(document, *arguments)
+
+    monkeypatch.setattr(pdfengine, "layout", layout)
+    pipeline.build(content_copy, tmp_path, ("cards",))
+    assert len(cards_per_layout) >= 3, cards_per_layout
+    assert cards_per_layout[0] == cards_per_layout[-1] == ["51", "56"]
+    middle = cards_per_layout[1:-1]
+    assert all(set(cards) <= {"51", "56"} and cards for cards in middle), cards_per_layout
+    assert sum(len(cards) for cards in middle) < 2 * len(middle), "the sheet is not laid out whole at every step"
+    assert middle[-1] == ["51"], "the long card steps on alone once the other fits"

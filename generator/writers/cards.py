@@ -325,23 +325,35 @@ def render_fitted(
     sheets: int | None = None,
     dated: bool = True,
 ) -> tuple[Any, dict[int, Fit]]:
-    """Lay the cards out until none overflows; return the laid-out document and each card's fit."""
+    """Lay the cards out until none overflows; return the laid-out document and each card's fit.
+
+    A card's fit depends on its own content only (every card has the same size), so after the first layout only
+    the cards that overflowed are laid out again, step after step, on their own; the whole sheet is laid out
+    once more at the end with every card's fit.
+    """
     # Here, not at the top: WeasyPrint takes a second to load, and a build without this output skips it.
     from generator import pdfengine
 
     fits: dict[int, Fit] = {}
     roots = context.pdf_roots(deck.content_dir)
-    while True:
-        document = html_of(deck, context, fits, first_sheet=first_sheet, sheets=sheets, dated=dated)
-        laid_out = pdfengine.layout(document, deck.content_dir, roots, target)
-        over = pdfengine.overflowing(laid_out)
-        if not over:
-            return laid_out, fits
+    numbering: dict[str, Any] = {"first_sheet": first_sheet, "sheets": sheets, "dated": dated}
+
+    def laid_out_overflowing(cards: Deck) -> tuple[Any, set[str]]:
+        laid_out = pdfengine.layout(html_of(cards, context, fits, **numbering), deck.content_dir, roots, target)
+        return laid_out, pdfengine.overflowing(laid_out)
+
+    laid_out, over = laid_out_overflowing(deck)
+    while over:
         before = dict(fits)
         if problems := _refit(fits, deck, over):
             raise BuildFailed(problems)
         if fits == before:  # an area no step can shrink: never loop, never let it overflow
             raise OutputError(f"{target.name}: card areas overflow and cannot shrink: {', '.join(sorted(over))}")
+        stepped = {int(name.split("-", 1)[1]) for name in over}
+        _, over = laid_out_overflowing(replace(deck, notes=tuple(n for n in deck.notes if n.number in stepped)))
+        if not over:
+            laid_out, over = laid_out_overflowing(deck)  # the whole sheet with every fit; it should fit as a whole
+    return laid_out, fits
 
 
 def write(deck: Deck, target: Path, context: BuildContext) -> None:
