@@ -384,7 +384,7 @@ def test_a_figure_that_fits_is_drawn_beside_the_key_points(
 def test_only_overflowing_cards_are_laid_out_again(
     content_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A card's fit is its own: between the first and the last layout of a sheet, only overflowing cards are laid out."""
+    """A card's fit is its own: between a sheet's first and last layouts, only overflowing cards are laid out."""
     from generator import pdfengine
 
     _small_deck(content_copy, (51, 56))
