@@ -78,5 +78,10 @@ class Deck:
     footer: str = ""  # the booklet's page footer
 
     @property
+    def keywords(self) -> str:
+        """Every tag of the deck, once each, in the order the notes first use them: the PDFs' keywords."""
+        return ", ".join(dict.fromkeys(tag for note in self.notes for tag in note.tags))
+
+    @property
     def formulas(self) -> list[Formula]:
         return [formula for note in self.notes for formula in note.formulas]

@@ -174,11 +174,6 @@ def layout(document: str, base: Path, roots: list[Path], target: Path) -> Any:
         raise OutputError(f"{target.name}: {error}") from error
 
 
-def save(laid_out: Any, target: Path) -> None:
-    with interrupts_kept():
-        laid_out.write_pdf(target, **PDF_OPTIONS)
-
-
 def save_atomically(laid_out: Any, path: Path) -> None:
     """Write the laid-out document at `path` whole or not at all (a cache entry is never half written)."""
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -193,7 +188,7 @@ def save_atomically(laid_out: Any, path: Path) -> None:
 
 def write(document: str, base: Path, roots: list[Path], target: Path) -> None:
     """Lay the document out and write it as a PDF at `target`."""
-    save(layout(document, base, roots, target), target)
+    save_atomically(layout(document, base, roots, target), target)
 
 
 def write_atomically(document: str, base_url: str, roots: list[str], path: str, options: dict[str, Any]) -> str | None:

@@ -16,28 +16,44 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from generator import pdfengine, processes
+from generator import pdfengine, pdfjoin, processes
+from generator.errors import OutputError
+
+if TYPE_CHECKING:
+    from generator.context import BuildContext
+    from generator.model import Deck, Note
 
 _Task = tuple[str, str, list[str], str, dict[str, Any]]
 
 
-def media_digest(content_dir: Path, media: Iterable[Path]) -> str:
-    """The images a document may draw, by content: its HTML names them but does not hold them."""
+def loads_of(deck: Deck, notes: Iterable[Note], context: BuildContext) -> str:
+    """What a document of `notes` draws that its HTML only names: its images by content, and the font files.
+
+    Part of every cached PDF's key: an image edited, or a font installed or changed, lays out what it draws.
+    """
     digest = hashlib.sha256()
-    for relative in media:
+    for relative in (relative for note in notes for relative in note.media):
         digest.update(relative.as_posix().encode("utf-8"))
         with contextlib.suppress(OSError):
-            digest.update(hashlib.sha256((content_dir / relative).read_bytes()).digest())
-    return digest.hexdigest()
+            digest.update(hashlib.sha256((deck.content_dir / relative).read_bytes()).digest())
+    return digest.hexdigest() + context.fonts.fingerprint()
+
+
+def join_dated(parts: list[Path], target: Path, deck: Deck, context: BuildContext, numbers: Path | None = None) -> None:
+    """Join the cached `parts` into `target` with the deck's keywords and the build's date (and page `numbers`)."""
+    metadata = pdfjoin.Metadata(keywords=deck.keywords, created=context.timestamp)
+    try:
+        pdfjoin.join(parts, target, metadata, page_numbers=numbers)
+    except pdfjoin.JoinError as error:
+        raise OutputError(f"{target.name}: {error}") from error
 
 
 def prefix_for(slug: str, paper: str, output: str) -> str:
     """The cache names of one output of one deck on one paper size.
 
-    `+` is not allowed in a slug, so no deck's prefix is the start of another deck's or another output's
-    (the cheat sheet's parts keep the older `<slug>-<paper>-`).
+    `+` is not allowed in a slug, so no deck's prefix is the start of another deck's or another output's.
     """
     return f"{slug}-{paper}+{output}-"
 

@@ -121,23 +121,14 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
     document = html_of(deck, context, dated=False)
     prefix = rendercache.prefix_for(deck.slug, context.paper, WRITER.name)
     with rendercache.opened(context.cache_dir, prefix, pdfengine.PDF_OPTIONS) as cache:
-        media = [relative for note in deck.notes for relative in note.media]
-        path = cache.path_for(document, rendercache.media_digest(deck.content_dir, media) + context.fonts.fingerprint())
+        path = cache.path_for(document, rendercache.loads_of(deck, deck.notes, context))
         if pdfjoin.pages_in(path) is None:
             roots = context.pdf_roots(deck.content_dir)
             base_url = str(deck.content_dir.resolve()) + "/"
             if errors := rendercache.render_all([(path, lambda: document)], base_url, roots, pdfengine.PDF_OPTIONS, 1):
                 raise OutputError(f"{target.name}: {errors[0]}")
-        metadata = pdfjoin.Metadata(keywords=keywords_of(deck), created=context.timestamp)
-        try:
-            pdfjoin.join([path], target, metadata)
-        except pdfjoin.JoinError as error:
-            raise OutputError(f"{target.name}: {error}") from error
+        rendercache.join_dated([path], target, deck, context)
         cache.keep_only([path])
-
-
-def keywords_of(deck: Deck) -> str:
-    return ", ".join(dict.fromkeys(tag for note in deck.notes for tag in note.tags))
 
 
 WRITER = Writer("full", "full.pdf", "full-answer booklet: title page, contents with page numbers, every answer", write)

@@ -366,25 +366,17 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
 
     groups = sheets_of(deck.notes)
     prefix = rendercache.prefix_for(deck.slug, context.paper, WRITER.name)
-    fonts = context.fonts.fingerprint()
     with rendercache.opened(context.cache_dir, prefix, pdfengine.PDF_OPTIONS) as cache:
         parts = []
         for number, group in enumerate(groups, start=1):
             part = replace(deck, notes=group)
             numbering: dict[str, Any] = {"first_sheet": number, "sheets": len(groups), "dated": False}
-            media = rendercache.media_digest(deck.content_dir, [relative for note in group for relative in note.media])
-            path = cache.path_for(html_of(part, context, **numbering), media + fonts)
+            path = cache.path_for(html_of(part, context, **numbering), rendercache.loads_of(deck, group, context))
             if pdfjoin.pages_in(path) is None:
                 laid_out, _ = render_fitted(part, target, context, **numbering)
                 pdfengine.save_atomically(laid_out, path)
             parts.append(path)
-        metadata = pdfjoin.Metadata(
-            keywords=", ".join(dict.fromkeys(t for n in deck.notes for t in n.tags)), created=context.timestamp
-        )
-        try:
-            pdfjoin.join(parts, target, metadata)
-        except pdfjoin.JoinError as error:
-            raise OutputError(f"{target.name}: {error}") from error
+        rendercache.join_dated(parts, target, deck, context)
         cache.keep_only(parts)
 
 

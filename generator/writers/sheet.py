@@ -57,7 +57,7 @@ def _sheet_html(
         first_part=first_part,
         last_part=last_part,
         numbered=numbered,
-        keywords=keywords_of(deck),
+        keywords=deck.keywords,
         css=context.print_css("cheatsheet.css"),
         page_size=PAPERS[context.paper],
         created=context.created if dated else None,
@@ -88,14 +88,6 @@ def numbers_html(deck: Deck, pages: int, context: BuildContext) -> str:
     )
 
 
-def _media_of(notes: Sequence[Note]) -> list[Path]:
-    return [relative for note in notes for relative in note.media]
-
-
-def keywords_of(deck: Deck) -> str:
-    return ", ".join(dict.fromkeys(tag for note in deck.notes for tag in note.tags))
-
-
 def parts_of(notes: Sequence[Note]) -> list[list[Note]]:
     """The notes cut into parts of about a hundred, each rendered and cached on its own.
 
@@ -121,9 +113,8 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
     # Here, not at the top: WeasyPrint takes a second to load, and a build without this output skips it.
     from generator import pdfengine, pdfjoin, rendercache
 
-    with rendercache.opened(context.cache_dir, f"{deck.slug}-{context.paper}-", pdfengine.PDF_OPTIONS) as cache:
-        # The fonts that draw a part are part of its key: a font installed or changed re-renders what it draws.
-        fonts = context.fonts.fingerprint()
+    prefix = rendercache.prefix_for(deck.slug, context.paper, WRITER.name)
+    with rendercache.opened(context.cache_dir, prefix, pdfengine.PDF_OPTIONS) as cache:
         pages_of: dict[Path, int | None] = {}
         missing: list[tuple[Path, Callable[[], str]]] = []
         missing_notes = 0
@@ -131,8 +122,7 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
         for index, notes in enumerate(note_parts):
             first, last = index == 0, index == len(note_parts) - 1
             path = cache.path_for(
-                part_html(deck, notes, first, last, context),
-                rendercache.media_digest(deck.content_dir, _media_of(notes)) + fonts,
+                part_html(deck, notes, first, last, context), rendercache.loads_of(deck, notes, context)
             )
             pages_of[path] = pdfjoin.pages_in(path)
             # Not cached, or cached but unreadable (a damaged file): rendered afresh. The HTML is made again
@@ -146,16 +136,12 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
         parts = list(pages_of)
         pages = sum(count if count is not None else pdfjoin.pages_in(path) or 0 for path, count in pages_of.items())
         numbers_document = numbers_html(deck, pages, context)
-        numbers = cache.path_for(numbers_document, fonts)
+        numbers = cache.path_for(numbers_document, context.fonts.fingerprint())
         if pdfjoin.pages_in(numbers) != pages:
             # Hundreds of pages laid out at once: in a worker process, whose memory goes when it ends.
             isolated = context.jobs > 1 and pages > _PAGES_IN_PROCESS
             _render([(numbers, lambda: numbers_document)], deck, target, context, context.jobs, {}, isolated)
-        metadata = pdfjoin.Metadata(keywords=keywords_of(deck), created=context.timestamp)
-        try:
-            pdfjoin.join(parts, target, metadata, page_numbers=numbers)
-        except pdfjoin.JoinError as error:
-            raise OutputError(f"{target.name}: {error}") from error
+        rendercache.join_dated(parts, target, deck, context, numbers)
         cache.keep_only([*parts, numbers])
 
 
