@@ -60,15 +60,7 @@ class NoteCache:
     @staticmethod
     def deck_stamp(content_dir: Path) -> Hashable:
         """The deck's files other than notes by time and size, and which notes there are (not their times)."""
-        entries = []
-        for path in sorted(content_dir.rglob("*")):
-            try:
-                info = path.stat()
-            except OSError:
-                continue
-            is_note = path.suffix.lower() in NOTE_SUFFIXES
-            entries.append((str(path), 0 if is_note else info.st_mtime_ns, 0 if is_note else info.st_size))
-        return tuple(entries)
+        return tuple(stamps.tree(content_dir, by_name_only=lambda path: path.suffix.lower() in NOTE_SUFFIXES))
 
     def read(self, path: Path, context: Hashable, problems: Problems, read: Callable[[], Note | None]) -> Note | None:
         try:

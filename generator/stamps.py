@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 
@@ -61,14 +61,22 @@ def _distributions(search_path: tuple[str, ...]) -> list[str]:
     return names
 
 
-def tree(folder: Path) -> list[tuple[str, int, int]]:
-    """Every file under `folder` by path, time and size (a template edited, added or removed changes it)."""
+def tree(folder: Path, by_name_only: Callable[[Path], bool] | None = None) -> list[tuple[str, int, int]]:
+    """Every file under `folder` by path, time and size (a file edited, added or removed changes it).
+
+    Files for which `by_name_only` holds count by path alone (their contents are keyed elsewhere). Folders do not
+    count: an editor that saves by writing a new file and renaming it changes its folder's time, not its files'.
+    """
     entries = []
     for path in sorted(folder.rglob("*")):
         try:
             info = path.stat()
         except OSError:
             continue
-        if not path.is_dir():
+        if path.is_dir():
+            continue
+        if by_name_only is not None and by_name_only(path):
+            entries.append((str(path), 0, 0))
+        else:
             entries.append((str(path), info.st_mtime_ns, info.st_size))
     return entries
