@@ -93,6 +93,7 @@ class StoredNotes(NoteCache):
         self._kept: dict[Path, tuple[str, Note | None, list[Problem]]] = {}
         self._changed = False
         self._context: tuple[Hashable, str] | None = None
+        self.digests: dict[Path, str] = {}  # each note file's sha256 as read here: the deck's fingerprint reuses them
         with contextlib.suppress(Exception):  # missing, damaged, or from another Python: read the notes afresh
             self._stored = pickle.loads(self.file.read_bytes())
 
@@ -101,7 +102,8 @@ class StoredNotes(NoteCache):
             content = path.read_bytes()
         except OSError:
             return read()  # the reader reports it
-        key = stamps.digest([self._shared(context), hashlib.sha256(content).hexdigest()])
+        self.digests[path] = hashlib.sha256(content).hexdigest()
+        key = stamps.digest([self._shared(context), self.digests[path]])
         kept = self._stored.get(path)
         if kept is not None and kept[0] == key:
             problems.found.extend(kept[2])
@@ -191,17 +193,24 @@ def read_deck(
     if failing or deck_meta is None:
         raise BuildFailed(failing)
     deck = Deck(**deck_meta, content_dir=content_dir, notes=tuple(sorted(notes, key=lambda n: n.number)))
-    return ReadResult(deck=deck, warnings=problems.warnings, fingerprint=_fingerprint(content_dir, note_paths, shared))
+    return ReadResult(
+        deck=deck,
+        warnings=problems.warnings,
+        fingerprint=_fingerprint(content_dir, note_paths, shared, getattr(cache, "digests", {})),
+    )
 
 
-def _fingerprint(content_dir: Path, note_paths: list[Path], shared: Hashable) -> str:
-    """The deck's sources by content (notes, deck.yaml) and stamp (its other files), with `stamps.environment`."""
+def _fingerprint(content_dir: Path, note_paths: list[Path], shared: Hashable, known: dict[Path, str]) -> str:
+    """The deck's sources by content (notes, deck.yaml) and stamp (its other files), with `stamps.environment`.
+
+    `known`: the notes' digests the read cache already took, so that no note file is read twice.
+    """
     if shared is None:
         shared = NoteCache.deck_stamp(content_dir)
     contents = []
     for path in [content_dir / DECK_FILE, *note_paths]:
         try:
-            contents.append((str(path), hashlib.sha256(path.read_bytes()).hexdigest()))
+            contents.append((str(path), known.get(path) or hashlib.sha256(path.read_bytes()).hexdigest()))
         except OSError:
             return ""
     return stamps.digest([shared, stamps.environment(), *contents])
