@@ -50,8 +50,10 @@ bench: $(INSTALLED)
 check: $(INSTALLED)
 	$(BIN)/studykit check --content content
 
+# One pytest worker per core; each test file runs whole on one worker, so its module fixtures are made once.
+PYTEST_ARGS ?= -n auto --dist loadfile
 test: $(INSTALLED)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check generator tests

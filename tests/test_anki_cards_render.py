@@ -74,13 +74,45 @@ def page_folder(collection: Collection, tmp_path_factory: pytest.TempPathFactory
     return folder
 
 
-def card_page(card_html: str, night: bool) -> str:
-    classes = "card card1 nightMode night_mode" if night else "card card1"
+def card_page() -> str:
+    """The page a card is shown in: MathJax loaded once, as Anki's reviewer loads it once for every card."""
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<script>window.MathJax = {{ svg: {{ fontCache: "global" }}, startup: {{ typeset: true }} }};</script>
+<script>window.MathJax = {{ svg: {{ fontCache: "global" }}, startup: {{ typeset: false }} }};</script>
 <script src="{MATHJAX.as_uri()}"></script></head>
-<body class="{classes}">{card_html}</body></html>"""
+<body class="card card1"></body></html>"""
+
+
+# Like Anki's reviewer: put the card's HTML in the body, set the night-mode classes, typeset, and wait for the
+# figures to load (or fail).
+SHOW_CARD = """async ([html, night]) => {
+    document.body.className = night ? "card card1 nightMode night_mode" : "card card1";
+    document.body.innerHTML = html;
+    MathJax.typesetClear();
+    await MathJax.typesetPromise([document.body]);
+    await Promise.all([...document.images].map(image => image.complete ? null
+        : new Promise(done => { image.onload = done; image.onerror = done; })));
+    window.scrollTo(0, 0);
+}"""
+
+
+@pytest.fixture(scope="module")
+def reviewer(browser: Any, page_folder: Path) -> Iterator[dict[str, Any]]:
+    """One tab a screen width, showing one card after another, with MathJax loaded (a second a tab)."""
+    page_file = page_folder / "reviewer.html"
+    page_file.write_text(card_page(), encoding="utf-8")
+    tabs: dict[str, Any] = {}
+    requests: list[str] = []
+    for name, width in WIDTHS.items():
+        tab = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+        tab.on("request", lambda request: requests.append(request.url))
+        tab.goto(page_file.as_uri())
+        tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+        tab.evaluate("MathJax.startup.promise")
+        tabs[name] = tab
+    yield {"tabs": tabs, "requests": requests}
+    for tab in tabs.values():
+        tab.context.close()
 
 
 def luminance(rgb: str) -> float:
@@ -99,19 +131,10 @@ def contrast(a: str, b: str) -> float:
 @pytest.mark.parametrize("side", ["front", "back", "cloze-front", "cloze-back"])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("width_name", sorted(WIDTHS))
-def test_card_renders(
-    browser: Any, cards: dict[str, str], page_folder: Path, side: str, mode: str, width_name: str
-) -> None:
+def test_card_renders(reviewer: dict[str, Any], cards: dict[str, str], side: str, mode: str, width_name: str) -> None:
     width = WIDTHS[width_name]
-    page_file = page_folder / f"{side}-{mode}-{width_name}.html"
-    page_file.write_text(card_page(cards[side], night=mode == "night"), encoding="utf-8")
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    tab = context.new_page()
-    requests: list[str] = []
-    tab.on("request", lambda request: requests.append(request.url))
-    tab.goto(page_file.as_uri())
-    tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
-    tab.evaluate("MathJax.startup.promise")
+    tab = reviewer["tabs"][width_name]
+    tab.evaluate(SHOW_CARD, [cards[side], mode == "night"])
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     screenshot = tab.screenshot(path=str(ARTIFACTS / f"{side}-{mode}-{width_name}.png"), full_page=True)
@@ -154,6 +177,5 @@ def test_card_renders(
     assert contrast(*colours) >= 7, colours
     if side.startswith("cloze"):
         assert ("[...]" in cards[side]) == side.endswith("front")
-    outside = [url for url in requests if not url.startswith(("file://", "data:"))]
+    outside = [url for url in reviewer["requests"] if not url.startswith(("file://", "data:"))]
     assert outside == []
-    context.close()
