@@ -50,8 +50,9 @@ bench: $(INSTALLED)
 check: $(INSTALLED)
 	$(BIN)/studykit check --content content
 
-# One pytest worker per core; each test file runs whole on one worker, so its module fixtures are made once.
-PYTEST_ARGS ?= -n auto --dist loadfile
+# One pytest worker per core; each test file runs whole on one worker, so its module fixtures are made once, and
+# the files go out longest first (tests/conftest.py, LONGEST_FIRST).
+PYTEST_ARGS ?= -n auto --dist loadfile --no-loadscope-reorder
 test: $(INSTALLED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
