@@ -166,3 +166,18 @@ def test_an_edit_that_moves_where_parts_begin_gives_the_bytes_of_a_cold_build(
     note_file(content, 53).write_text(original, encoding="utf-8")
     laid_out.clear()
     assert _digest(_booklet(content, tmp_path / "three", cache)) == _digest(first)
+
+
+def test_remembered_parts_laid_out_on_two_processes_give_the_bytes_of_one(tmp_path: Path) -> None:
+    """A stylesheet change: every part the last build found is laid out again, on worker processes."""
+    content, cache = _content(tmp_path), tmp_path / "cache"
+    _booklet(content, tmp_path / "one", cache)
+    (content / "templates").mkdir()
+    stylesheet = (Path(booklet.__file__).parents[2] / "templates" / "booklet.css").read_text(encoding="utf-8")
+    (content / "templates" / "booklet.css").write_text(stylesheet.replace("#132a57", "#132a58"), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+        patch.setenv("STUDYKIT_CACHE_DIR", str(cache))
+        (parallel,) = pipeline.build(content, tmp_path / "two", ("full",), jobs=2).written
+    assert _digest(parallel) == _digest(_booklet(content, tmp_path / "cold", tmp_path / "empty"))
+    assert len(sorted((cache / "pdf").glob("*+full-*.pdf"))) == 4, "two parts, the contents and the page numbers"

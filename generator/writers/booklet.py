@@ -214,6 +214,8 @@ def measure_part(laid_out: Any) -> PartLayout:
     from generator import pdfengine
 
     questions = pdfengine.placed(laid_out, "data-question")
+    if not questions:
+        return PartLayout(len(laid_out.pages), (), (), ())
     return PartLayout(
         pages=len(laid_out.pages),
         starts=tuple(question.first_page for question in questions),
@@ -343,10 +345,10 @@ class _Parts:
             self.context.jobs,
             measure_part,
         )
-        for (path, _), (error, layout) in zip(documents, measured, strict=True):
+        for run, (path, _), (error, layout) in zip(runs, documents, measured, strict=True):
             if error:
                 raise OutputError(f"{self.target.name}: {error}")
-            self.layouts[path.name] = layout
+            self.layouts[path.name] = self.checked(layout, run)
 
     def lay_out(self, notes: tuple[Note, ...]) -> list[tuple[tuple[Note, ...], PartLayout]]:
         """Lay the run out here, and cut it before each question that opens a page: the pieces, in order.
@@ -360,7 +362,7 @@ class _Parts:
         laid_out = pdfengine.layout(
             part_html(self.deck, notes, self.context), self.deck.content_dir, roots, self.target
         )
-        layout = measure_part(laid_out)
+        layout = self.checked(measure_part(laid_out), notes)
         cuts = [0, *layout.opens_page, len(notes)]
         pieces = []
         for first, end in itertools.pairwise(cuts):
@@ -375,6 +377,15 @@ class _Parts:
                 self.opened.add(self.boundary(piece, notes[end]))  # room enough, but its opening lines did not fit
             pieces.append((piece, piece_layout))
         return pieces
+
+    def checked(self, layout: PartLayout, notes: tuple[Note, ...]) -> PartLayout:
+        """The layout, once it is seen to hold every question of the run (a deck's own template may not mark them)."""
+        if len(layout.starts) != len(notes):
+            raise OutputError(
+                f"{self.target.name}: {len(layout.starts)} of {len(notes)} questions found laid out: the booklet's "
+                'template must mark each question with data-question="<number>" (see the packaged booklet.html.j2)'
+            )
+        return layout
 
     def settled(self, notes: tuple[Note, ...]) -> list[tuple[tuple[Note, ...], PartLayout]]:
         """The run cut before each question that opens a page, and the layout of each piece (from the cache)."""
