@@ -1,8 +1,9 @@
 """PDF documents laid out by WeasyPrint in worker processes and kept by the hash of their HTML.
 
-The cheat sheet of a long bank is rendered part by part (`writers/sheet.py`); each part is a file
-here named by the hash of everything that decides its pages, so a rebuild lays out again only the
-parts whose notes changed. Only the files the last build used are kept.
+The cheat sheet, the booklet and the flashcards are rendered part by part (`writers/sheet.py`,
+`writers/booklet.py`, `writers/cards.py`); each part is a file here named by the hash of everything
+that decides its pages, so a rebuild lays out again only the parts whose notes changed. Only the
+files the last build used are kept.
 """
 
 from __future__ import annotations

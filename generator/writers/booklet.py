@@ -106,7 +106,7 @@ def _for_print(fragment: str, paper: str) -> str:
 def _print_notes(notes: Sequence[Note], paper: str, first: Note | None) -> list[dict[str, Any]]:
     return [
         {
-            "later": note is not first,
+            "later": first is not None and note.id != first.id,
             "number": note.number,
             "question": note.question,
             "language": note.language,
@@ -259,12 +259,14 @@ class _Memory:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.notes: set[str] = set()  # every question's id
         self.starts: set[str] = set()
         self.layouts: dict[str, PartLayout] = {}
         self.opened: set[str] = set()
         self.front_pages = 2
         with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
             saved = json.loads(path.read_text(encoding="utf-8"))
+            self.notes = {str(identifier) for identifier in saved["notes"]}
             self.starts = {str(identifier) for identifier in saved["starts"]}
             self.opened = {str(boundary) for boundary in saved["opened"]}
             self.layouts = {
@@ -278,12 +280,13 @@ class _Memory:
             }
             self.front_pages = int(saved["front_pages"])
 
-    def save(self, starts: list[str], layouts: dict[str, PartLayout], opened: set[str], front_pages: int) -> None:
+    def save(self, parts: list[tuple[Note, ...]], layouts: dict[str, PartLayout], opened: set[str], pages: int) -> None:
         saved = {
-            "starts": starts,
+            "notes": [note.id for part in parts for note in part],
+            "starts": [part[0].id for part in parts],
             "layouts": {name: asdict(layout) for name, layout in layouts.items()},
             "opened": sorted(opened),
-            "front_pages": front_pages,
+            "front_pages": pages,
         }
         temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         try:
@@ -307,7 +310,8 @@ class _Parts:
         self.memory = memory
         self.flow_on_mm = flow_on_room_mm(context.print_css("booklet.css"))
         self.layouts: dict[str, PartLayout] = {}  # by cached file name, the runs this build laid out or found
-        self.opened: set[str] = set()  # the boundaries this build found that memory alone could not tell
+        # Where a question opened a page although the part before it left room: found now, or remembered and met.
+        self.opened: set[str] = set()
         self._paths: dict[tuple[str, ...], Path] = {}
 
     def path(self, notes: Sequence[Note]) -> Path:
@@ -443,14 +447,21 @@ class _Parts:
         return parts
 
     def _guess(self) -> list[tuple[Note, ...]]:
-        """The last build's parts (a new note joins the one before it); without them, chunks of notes."""
+        """The last build's parts; without them, chunks of notes.
+
+        A new note joins the part before it, up to a chunk's worth of new notes: many notes added at once are not
+        laid out as one part (the guess only saves layouts; a wrong one costs one, never a wrong page).
+        """
         notes = self.deck.notes
         if not self.memory.starts:
             return [notes[first : first + _FIRST_GUESS] for first in range(0, len(notes), _FIRST_GUESS)]
         runs: list[list[Note]] = []
+        new = 0
         for note in notes:
-            if not runs or note.id in self.memory.starts:
+            new = new + 1 if note.id not in self.memory.notes else 0
+            if not runs or note.id in self.memory.starts or new > _FIRST_GUESS:
                 runs.append([note])
+                new = min(new, 1)
             else:
                 runs[-1].append(note)
         return [tuple(run) for run in runs]
@@ -512,7 +523,7 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
         rendercache.join_dated([front, *paths], target, deck, context, numbers)
         cache.keep_only([front, *paths, numbers])
         memory.save(
-            [part[0].id for part in parts],
+            parts,
             {path.name: layout for path, layout in zip(paths, layouts, strict=True)},
             runs.opened,
             front_pages,
