@@ -181,3 +181,19 @@ def test_remembered_parts_laid_out_on_two_processes_give_the_bytes_of_one(tmp_pa
         (parallel,) = pipeline.build(content, tmp_path / "two", ("full",), jobs=2).written
     assert _digest(parallel) == _digest(_booklet(content, tmp_path / "cold", tmp_path / "empty"))
     assert len(sorted((cache / "pdf").glob("*+full-*.pdf"))) == 4, "two parts, the contents and the page numbers"
+
+
+def test_a_question_opens_a_page_when_none_of_the_one_before_is_on_it() -> None:
+    # Three questions: the second starts on the page the first ends on, the third on a page of its own.
+    layout = booklet.PartLayout(pages=6, starts=(0, 2, 4), ends=(2, 3, 5), rooms_mm=(120.0, 30.0, 200.0))
+    assert layout.opens_page == (2,)
+    assert layout.slice(0, 2) == booklet.PartLayout(4, (0, 2), (2, 3), (120.0, 30.0))
+    assert layout.slice(2, 3) == booklet.PartLayout(2, (0,), (1,), (200.0,))
+    assert layout.room_mm == 200.0
+
+
+def test_the_room_a_question_needs_is_read_from_the_stylesheet() -> None:
+    stylesheet = (Path(booklet.__file__).parents[2] / "templates" / "booklet.css").read_text(encoding="utf-8")
+    assert booklet.flow_on_room_mm(stylesheet) == pytest.approx(80 + 6 - 0.5), "the spacer and the gap, less rounding"
+    # A deck's own stylesheet without the spacer: every run is laid out with the next question to see.
+    assert booklet.flow_on_room_mm("body { margin: 0; }") == 0.0
