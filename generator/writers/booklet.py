@@ -10,7 +10,8 @@ after editing one note only that note's part is laid out again, and memory stays
 is a run of questions that starts at the top of a page: a question opens a page only when the one before
 leaves too little room, and whatever follows a page break is laid out the same whether or not what came
 before is in the same document. So the parts are cut where questions open pages, and laid out alone they
-give the pages the whole booklet would. Page numbers and the contents' numbers depend on where the parts
+give the pages the whole booklet would. (A part is as long as its questions go on following on: the
+shipped deck's longest holds seven of its fifteen; a bank of very short notes would make long ones.) Page numbers and the contents' numbers depend on where the parts
 land: the parts carry neither; the title page and contents are laid out last, with their numbers written
 in, and the page numbers are laid over the joined file.
 """
