@@ -7,18 +7,20 @@ content folder.
 
 The booklet is laid out in parts, each cached by the hash of its HTML, then joined (as the cheat sheet is):
 after editing one note only that note's part is laid out again, and memory stays that of one part. A part
-is a run of questions that starts at the top of a page: a question opens a page only when the one before
+begins with a question that starts at the top of a page: a question opens a page only when the one before
 leaves too little room, and whatever follows a page break is laid out the same whether or not what came
 before is in the same document. So the parts are cut where questions open pages, and laid out alone they
-give the pages the whole booklet would. (A part is as long as its questions go on following on: the
-shipped deck's longest holds seven of its fifteen; a bank of very short notes would make long ones.) Page numbers and the contents' numbers depend on where the parts
-land: the parts carry neither; the title page and contents are laid out last, with their numbers written
-in, and the page numbers are laid over the joined file.
+give the pages the whole booklet would. A run of questions that follow on is never cut (the shipped deck's
+longest holds seven of its fifteen; a bank of very short notes would make long ones), and short runs share
+a part (`part_starts`). Page numbers and the contents' numbers depend on where the parts land: the parts
+carry neither; the title page and contents are laid out last, with their numbers written in, and the page
+numbers are laid over the joined file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
 import itertools
 import json
@@ -230,10 +232,16 @@ def measure_part(laid_out: Any) -> PartLayout:
 # one that leaves this much is laid out with the next question to see whether its opening lines fit too.
 _SPACER = re.compile(r"\.note\.later::before\s*\{[^}]*?[\s;{]height:\s*(?P<mm>\d+(?:\.\d+)?)mm")
 _GAP = re.compile(r"\.note\s*\+\s*\.note\s*\{[^}]*?margin-top:\s*(?P<mm>\d+(?:\.\d+)?)mm")
-# Notes laid out at once when no earlier build says where the parts begin: one layout cuts them into parts
-# (a question that opens a page begins one); the last is laid out again with what follows. About forty pages,
-# the memory of one part.
-_FIRST_GUESS = 16
+# Notes laid out at once when no earlier build says where the parts begin: one layout cuts them into parts;
+# the last is laid out again with what follows.
+_FIRST_GUESS = 24
+# Which questions that open a page begin a part. Every part is a file of its own, with its own copy of the
+# fonts, and the join holds them all open: a thousand one-page parts took 1.3 GB to join. So a run of short
+# questions (fewer than _ALONE_PAGES pages up to the next question that opens a page) shares its part with the
+# runs after it, up to a question whose id hashes to a boundary (one in _PART_SPREAD: content-defined, as
+# the cheat sheet's parts are, so an edit moves no boundary but its own); a longer run ends its part.
+_ALONE_PAGES = 4
+_PART_SPREAD = 12
 # Laying the contents out again because its own page count changed the page numbers it shows: this many times
 # at most (a digit more in a number moving an entry to another page, back and forth).
 _FRONT_ATTEMPTS = 4
@@ -356,7 +364,7 @@ class _Parts:
             self.layouts[path.name] = self.checked(layout, run)
 
     def lay_out(self, notes: tuple[Note, ...]) -> list[tuple[tuple[Note, ...], PartLayout]]:
-        """Lay the run out here, and cut it before each question that opens a page: the pieces, in order.
+        """Lay the run out here, and cut it where parts begin (`part_starts`): the pieces, in order.
 
         Each piece is saved in the cache with its layout: the pages from a question that opens a page to the
         next such question are, byte for byte, those of the questions between laid out alone.
@@ -368,7 +376,7 @@ class _Parts:
             part_html(self.deck, notes, self.context), self.deck.content_dir, roots, self.target
         )
         layout = self.checked(measure_part(laid_out), notes)
-        cuts = [0, *layout.opens_page, len(notes)]
+        cuts = [0, *self.part_starts(notes, layout), len(notes)]
         pieces = []
         for first, end in itertools.pairwise(cuts):
             piece, piece_layout = notes[first:end], layout.slice(first, end)
@@ -380,6 +388,7 @@ class _Parts:
             self.layouts[self.path(piece).name] = piece_layout
             if end < len(notes) and piece_layout.room_mm >= self.flow_on_mm:
                 self.opened.add(self.boundary(piece, notes[end]))  # room enough, but its opening lines did not fit
+
             pieces.append((piece, piece_layout))
         return pieces
 
@@ -393,17 +402,35 @@ class _Parts:
         return layout
 
     def settled(self, notes: tuple[Note, ...]) -> list[tuple[tuple[Note, ...], PartLayout]]:
-        """The run cut before each question that opens a page, and the layout of each piece (from the cache)."""
+        """The run cut where parts begin, and the layout of each piece (from the cache)."""
         layout = self.known(notes)
         if layout is None:
             return self.lay_out(notes)
-        cuts = [0, *layout.opens_page, len(notes)]
+        cuts = [0, *self.part_starts(notes, layout), len(notes)]
         pieces = [(notes[first:end], self.known(notes[first:end])) for first, end in itertools.pairwise(cuts)]
         if len(pieces) == 1:
             return [(notes, layout)]
         if any(piece_layout is None for _, piece_layout in pieces):
             return self.lay_out(notes)  # a guess laid out by a worker, which does not cut
         return [(piece, piece_layout) for piece, piece_layout in pieces if piece_layout is not None]
+
+    def part_starts(self, notes: tuple[Note, ...], layout: PartLayout) -> list[int]:
+        """The questions of a laid-out run (by index, never the first) that begin a part: each opens a page, and
+        either the run before it (from the question before that opened a page) is long or its id says so."""
+        starts = []
+        run_start = 0
+        for index in layout.opens_page:
+            if layout.starts[index] - layout.starts[run_start] >= _ALONE_PAGES or _begins_part(notes[index]):
+                starts.append(index)
+            run_start = index
+        return starts
+
+    def begins_part_after(self, part: tuple[Note, ...], layout: PartLayout, following: Note) -> bool:
+        """Whether `following` begins a part after `part`; when it may not, `part` is laid out with what follows."""
+        if layout.room_mm >= self.flow_on_mm and not self.opens_page(part, following):
+            return False  # it may follow on
+        last_run = max(layout.opens_page, default=0)
+        return layout.pages - layout.starts[last_run] >= _ALONE_PAGES or _begins_part(following)
 
     def boundary(self, part: tuple[Note, ...], following: Note) -> str:
         return f"{self.path(part).name}>{self.path((following,)).name}"
@@ -416,14 +443,13 @@ class _Parts:
         return boundary in self.opened
 
     def cut(self) -> list[tuple[Note, ...]]:
-        """The runs, each starting at the top of a page and holding no other question that does.
+        """The parts, each starting with a question that opens a page (see `part_starts`).
 
         The last build's parts are the first guess (chunks of notes without them); the guesses not cached are
-        laid out first, together. Then, in order: a run holding a question that opens a page is cut before it; a run
-        that leaves room for the next question is laid out with what follows, to see whether it follows on (as many
-        questions as it holds, then twice that: a long run of short questions is not laid out once per question).
-        The result does not depend on the guess: a rebuild gives the parts, and the bytes, of a build from an
-        empty cache.
+        laid out first, together. Then, in order: a run is cut where parts begin; a run that leaves room for the
+        next question, or whose part goes on, is laid out with what follows (as many questions as it holds, then
+        twice that: a long run of short questions is not laid out once per question). The result does not
+        depend on the guess: a rebuild gives the parts, and the bytes, of a build from an empty cache.
         """
         runs = self._guess()
         if self.memory.starts:  # a first build's guesses are chunks of notes, cut where they are laid out
@@ -435,13 +461,13 @@ class _Parts:
             parts.extend(piece for piece, _ in pieces[:-1])
             part, layout = pieces[-1]
             wanted = len(part)
-            while queue and layout.room_mm >= self.flow_on_mm and not self.opens_page(part, queue[0][0]):
+            while queue and not self.begins_part_after(part, layout, queue[0][0]):
                 following: tuple[Note, ...] = ()
                 while queue and len(following) < wanted:
                     following += queue.popleft()
                 (part, layout), *rest = self.lay_out(part + following)
                 queue.extendleft(reversed([piece for piece, _ in rest]))
-                if rest:  # a question opens a page: the part ends before it
+                if rest:  # a part begins: this one ends before it
                     break
                 wanted *= 2
             parts.append(part)
@@ -466,6 +492,10 @@ class _Parts:
             else:
                 runs[-1].append(note)
         return [tuple(run) for run in runs]
+
+
+def _begins_part(note: Note) -> bool:
+    return int(hashlib.sha256(note.id.encode("utf-8")).hexdigest()[:8], 16) % _PART_SPREAD == 0
 
 
 def _loads(deck: Deck, notes: Sequence[Note], context: BuildContext) -> str:
