@@ -433,7 +433,15 @@ class _Parts:
         return layout.pages - layout.starts[last_run] >= _ALONE_PAGES or _begins_part(following)
 
     def boundary(self, part: tuple[Note, ...], following: Note) -> str:
-        return f"{self.path(part).name}>{self.path((following,)).name}"
+        """A part (by its cached file) and the note after it (by what it prints): whether that note's opening
+        lines fit under the part depends on nothing else."""
+        note = following
+        media = [path.as_posix() for path in note.media]
+        printed = "\0".join(
+            [note.id, str(note.number), note.question, *note.tags, note.language or "", note.key_points_html, *media]
+        )
+        printed += "\0" + note.answer_html
+        return f"{self.path(part).name}>{hashlib.sha256(printed.encode('utf-8')).hexdigest()[:32]}"
 
     def opens_page(self, part: tuple[Note, ...], following: Note) -> bool:
         """Whether `following` is known to open a page after `part` although `part` leaves room for it."""
