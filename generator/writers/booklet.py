@@ -232,8 +232,8 @@ def measure_part(laid_out: Any) -> PartLayout:
 # one that leaves this much is laid out with the next question to see whether its opening lines fit too.
 _SPACER = re.compile(r"\.note\.later::before\s*\{[^}]*?[\s;{]height:\s*(?P<mm>\d+(?:\.\d+)?)mm")
 _GAP = re.compile(r"\.note\s*\+\s*\.note\s*\{[^}]*?margin-top:\s*(?P<mm>\d+(?:\.\d+)?)mm")
-# Notes laid out at once when no earlier build says where the parts begin: one layout cuts them into parts;
-# the last is laid out again with what follows.
+# Notes laid out at once, at most, when no earlier build says where the parts begin: one layout cuts them into
+# parts; the last is laid out again with what follows when its part goes on.
 _FIRST_GUESS = 24
 # Which questions that open a page begin a part. Every part is a file of its own, with its own copy of the
 # fonts, and the join holds them all open: a thousand one-page parts took 1.3 GB to join. So a run of short
@@ -482,15 +482,20 @@ class _Parts:
         return parts
 
     def _guess(self) -> list[tuple[Note, ...]]:
-        """The last build's parts; without them, chunks of notes.
+        """The last build's parts; without them, chunks of notes that end where a part may.
 
         A new note joins the part before it, up to a chunk's worth of new notes: many notes added at once are not
         laid out as one part (the guess only saves layouts; a wrong one costs one, never a wrong page).
         """
         notes = self.deck.notes
-        if not self.memory.starts:
-            return [notes[first : first + _FIRST_GUESS] for first in range(0, len(notes), _FIRST_GUESS)]
         runs: list[list[Note]] = []
+        if not self.memory.starts:
+            # Cut where parts may begin by the notes' ids: where they do, a chunk is a part as laid out.
+            for note in notes:
+                if not runs or _begins_part(note) or len(runs[-1]) >= _FIRST_GUESS:
+                    runs.append([])
+                runs[-1].append(note)
+            return [tuple(run) for run in runs]
         new = 0
         for note in notes:
             new = new + 1 if note.id not in self.memory.notes else 0
