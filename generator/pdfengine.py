@@ -18,6 +18,7 @@ import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from types import FrameType
@@ -25,6 +26,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import weasyprint
+from weasyprint.formatting_structure import boxes as weasy_boxes
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
 from generator.errors import OutputError
@@ -196,20 +198,73 @@ def write_atomically(document: str, base_url: str, roots: list[str], path: str, 
 
     Plain arguments and a message instead of an exception, so that it runs as well in a worker process.
     """
+    return write_measured(document, base_url, roots, path, options)[0]
+
+
+def write_measured(
+    document: str,
+    base_url: str,
+    roots: list[str],
+    path: str,
+    options: dict[str, Any],
+    measure: Callable[[Any], Any] | None = None,
+) -> tuple[str | None, Any]:
+    """As `write_atomically`, and also what `measure` reads from the laid-out document (None without it).
+
+    `measure` is a module-level function (a worker process is handed it by name) given the `weasyprint.Document`.
+    """
     temporary = f"{path}.{os.getpid()}.tmp"
     fetcher = ContentOnlyFetcher([Path(root) for root in roots])
+    measured: Any = None
     try:
         with interrupts_kept():
-            weasyprint.HTML(string=document, base_url=base_url, url_fetcher=fetcher).write_pdf(temporary, **options)
+            laid_out = weasyprint.HTML(string=document, base_url=base_url, url_fetcher=fetcher).render(**options)
+            if measure is not None:
+                measured = measure(laid_out)
+            laid_out.write_pdf(temporary, **options)
         os.replace(temporary, path)
     except ResourceRefused as error:
-        return str(error)
+        return str(error), None
     except OSError as error:
-        return f"cannot write {path}: {error.strerror}"
+        return f"cannot write {path}: {error.strerror}", None
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
-    return None
+    return None, measured
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where an element marked with an attribute lies in a laid-out document (CSS px, pages counted from 0)."""
+
+    value: str  # the attribute's value
+    first_page: int
+    last_page: int
+    bottom: float  # the bottom of its border box on its last page
+    page_bottom: float  # the bottom of that page's area (where the margin starts)
+
+
+def placed(laid_out: Any, attribute: str) -> list[Placed]:
+    """The elements carrying `attribute` among the block-level boxes of each page, in document order.
+
+    The search does not go inside such an element (they are not nested) nor inside a line of text.
+    """
+    first: dict[str, Placed] = {}
+    for number, page in enumerate(laid_out.pages):
+        page_box = page._page_box
+        page_bottom = page_box.content_box_y() + page_box.height
+        stack = list(reversed(page_box.children[:1]))  # the root element's box; the others are margin boxes
+        while stack:
+            box = stack.pop()
+            element = box.element
+            value = element.get(attribute) if element is not None and box.element_tag == element.tag else None
+            if value is not None:
+                bottom = box.border_box_y() + box.border_height()
+                start = first.get(value)
+                first[value] = Placed(value, number if start is None else start.first_page, number, bottom, page_bottom)
+            elif not isinstance(box, weasy_boxes.LineBox):
+                stack.extend(reversed(getattr(box, "children", [])))
+    return list(first.values())
 
 
 def overflowing(laid_out: Any) -> set[str]:

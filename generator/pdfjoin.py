@@ -102,6 +102,8 @@ def _append(joined: pikepdf.Pdf, part: pikepdf.Pdf, outline: list[pikepdf.Outlin
         if "/Dests" not in joined.Root.Names:
             joined.Root.Names.Dests = joined.make_indirect(pikepdf.Dictionary(Names=pikepdf.Array()))
         destinations = pikepdf.NameTree(joined.Root.Names.Dests)
+        # A name an earlier part also has now points into this part: the booklet's contents, laid out apart from
+        # the questions, name each question itself (else WeasyPrint would drop the link), and the question wins.
         for name, destination in pikepdf.NameTree(part.Root.Names.Dests).items():
             destinations[name] = _copy_destination(joined, destination)
 

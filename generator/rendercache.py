@@ -1,8 +1,9 @@
 """PDF documents laid out by WeasyPrint in worker processes and kept by the hash of their HTML.
 
-The cheat sheet of a long bank is rendered part by part (`writers/sheet.py`); each part is a file
-here named by the hash of everything that decides its pages, so a rebuild lays out again only the
-parts whose notes changed. Only the files the last build used are kept.
+The cheat sheet, the booklet and the flashcards are rendered part by part (`writers/sheet.py`,
+`writers/booklet.py`, `writers/cards.py`); each part is a file here named by the hash of everything
+that decides its pages, so a rebuild lays out again only the parts whose notes changed. Only the
+files the last build used are kept.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from generator.context import BuildContext
     from generator.model import Deck, Note
 
-_Task = tuple[str, str, list[str], str, dict[str, Any]]
+_Task = tuple[str, str, list[str], str, dict[str, Any], Callable[[Any], Any] | None]
 
 
 def loads_of(deck: Deck, notes: Iterable[Note], context: BuildContext) -> str:
@@ -106,34 +107,53 @@ def render_all(
     On `jobs` processes with a few documents in flight at a time (the HTML is made when a document's
     turn comes); one document with one job is rendered in this process, unless `isolated`.
     """
+    rendered = render_measured(documents, base_url, roots, options, jobs, None, isolated)
+    return [error for error, _ in rendered if error]
+
+
+def render_measured(
+    documents: list[tuple[Path, Callable[[], str]]],
+    base_url: str,
+    roots: list[Path],
+    options: dict[str, Any],
+    jobs: int,
+    measure: Callable[[Any], Any] | None,
+    isolated: bool = False,
+) -> list[tuple[str | None, Any]]:
+    """As `render_all`, and also what `measure` (a module-level function) reads from each layout.
+
+    One (error or None, measurement) per document, in the order of `documents`.
+    """
     folders = [str(root) for root in roots]
 
     def task(path: Path, make: Callable[[], str]) -> _Task:
-        return (make(), base_url, folders, str(path), options)
+        return (make(), base_url, folders, str(path), options, measure)
 
-    results: list[str | None] = []
+    results: dict[int, tuple[str | None, Any]] = {}
     if isolated or (jobs > 1 and len(documents) > 1):
         # spawn, not fork: a forked worker would carry the whole deck and every formula with it.
         workers = max(1, min(jobs, len(documents)))
         with processes.worker_pool(workers) as pool:
-            pending: set[concurrent.futures.Future[str | None]] = set()
-            for path, make in documents:
+            pending: dict[concurrent.futures.Future[tuple[str | None, Any]], int] = {}
+            for index, (path, make) in enumerate(documents):
                 if len(pending) >= 2 * workers:
-                    done, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
-                    results.extend(future.result() for future in done)
-                pending.add(pool.submit(render_one, task(path, make)))
-            results.extend(future.result() for future in concurrent.futures.as_completed(pending))
+                    done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+                    results.update((pending.pop(future), future.result()) for future in done)
+                pending[pool.submit(render_one, task(path, make))] = index
+            for future in concurrent.futures.as_completed(pending):
+                results[pending[future]] = future.result()
     else:
         # The deck and its formulas are long-lived: frozen, the collector stops re-scanning them during
         # every layout's many collections (about 7 % of a 1,000-note sheet rendered in one process).
         gc.freeze()
         try:
-            results = [render_one(task(path, make)) for path, make in documents]
+            results = {index: render_one(task(path, make)) for index, (path, make) in enumerate(documents)}
         finally:
             gc.unfreeze()
-    return [error for error in results if error]
+    return [results[index] for index in range(len(documents))]
 
 
-def render_one(task: _Task) -> str | None:
-    """Worker: render one HTML document to its path (atomically); the error message, if any."""
-    return pdfengine.write_atomically(*task)
+def render_one(task: _Task) -> tuple[str | None, Any]:
+    """Worker: render one HTML document to its path (atomically); the error message, if any, and what the
+    task's `measure` read from the layout."""
+    return pdfengine.write_measured(*task)

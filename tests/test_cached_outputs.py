@@ -1,7 +1,7 @@
 """The booklet and the flashcards come from the PDF cache when what they show has not changed.
 
-A rebuild with nothing changed lays nothing out and writes the same bytes; an edit lays out again the
-booklet (its contents page numbers every question) and only the edited note's sheet of cards.
+A rebuild with nothing changed lays nothing out and writes the same bytes; an edit lays out again only the
+edited note's part of the booklet and its sheet of cards.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from generator import pdfengine
 from generator.writers import cards
 from tests.conftest import CONTENT, EPOCH, note_file
 
-# Three short notes, two cards a sheet: two sheets (two cards, then one), and a short booklet.
+# Three short notes, two cards a sheet: two sheets (two cards, then one), and a short booklet (each question
+# opens a page; its parts are 56, then 57 and 58).
 NOTES = (56, 57, 58)
 
 
@@ -42,24 +43,30 @@ def test_nothing_changed_nothing_laid_out_and_an_edit_lays_out_its_own_sheet(
     monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
     content = _content(tmp_path)
-    laid_out: list[str] = []  # per layout: "booklet", or the first card's note number
-    real_layout, real_write = pdfengine.layout, pdfengine.write_atomically
+    # Per layout: the first card's note number, "booklet <first question>" for a part of the booklet, or
+    # "booklet" for its contents or page numbers.
+    laid_out: list[str] = []
+    real_layout, real_write = pdfengine.layout, pdfengine.write_measured
 
     def layout(document: str, *arguments: Any) -> Any:
-        first = document.split('data-fit="front-', 1)[1].split('"', 1)[0] if "data-fit" in document else "?"
-        laid_out.append(first)
+        if 'data-question="' in document:
+            laid_out.append("booklet " + document.split('data-question="', 1)[1].split('"', 1)[0])
+        else:
+            laid_out.append(
+                document.split('data-fit="front-', 1)[1].split('"', 1)[0] if "data-fit" in document else "?"
+            )
         return real_layout(document, *arguments)
 
-    def write_atomically(document: str, *arguments: Any) -> str | None:
+    def write_measured(document: str, *arguments: Any) -> tuple[str | None, Any]:
         laid_out.append("booklet")
         return real_write(document, *arguments)
 
     monkeypatch.setattr(pdfengine, "layout", layout)
-    monkeypatch.setattr(pdfengine, "write_atomically", write_atomically)
+    monkeypatch.setattr(pdfengine, "write_measured", write_measured)
     monkeypatch.setattr(cards, "CARDS_PER_SHEET", 2)
 
     first = pipeline.build(content, tmp_path / "one", ("full", "cards"))
-    assert "booklet" in laid_out and {"56", "58"} <= set(laid_out), laid_out
+    assert {"booklet", "booklet 56", "56", "58"} <= set(laid_out), laid_out
     assert len(cards.sheets_of(first.deck.notes)) == 2
 
     laid_out.clear()
@@ -73,8 +80,12 @@ def test_nothing_changed_nothing_laid_out_and_an_edit_lays_out_its_own_sheet(
     path.write_text(text.replace("## Key points\n", "## Key points\n\n- One more point.\n", 1), encoding="utf-8")
     laid_out.clear()
     edited = pipeline.build(content, tmp_path / "three", ("full", "cards"))
-    assert "booklet" in laid_out
-    assert set(laid_out) - {"booklet"} == {"58"}, f"only the edited note's sheet is laid out again: {laid_out}"
+    assert set(laid_out) - {"booklet"} == {"58", "booklet 57"}, (
+        f"only the edited note's part of the booklet and sheet of cards are laid out again: {laid_out}"
+    )
+    assert _digest(edited.written[0]) != _digest(first.written[0])
     assert _digest(edited.written[1]) != _digest(first.written[1])
     cached = sorted(p.name.split("+")[1].split("-")[0] for p in (tmp_path / "cache" / "pdf").glob("*+*.pdf"))
-    assert cached == ["cards", "cards", "full"], "the cache keeps only what the last build used"
+    # The cache keeps only what the last build used: two sheets of cards; two parts of the booklet, its
+    # contents and its page numbers.
+    assert cached == ["cards", "cards", "full", "full", "full", "full"], cached

@@ -4,20 +4,43 @@ One column on A4 (or Letter); a question follows on from the one before unless l
 the page is left, and its heading is never parted from its first lines. A code block is kept on one page
 unless it is longer than a page. Math is vector SVG, code keeps its Pygments colours, images load from the
 content folder.
+
+The booklet is laid out in parts, each cached by the hash of its HTML, then joined (as the cheat sheet is):
+after editing one note only that note's part is laid out again, and memory stays that of one part. A part
+begins with a question that starts at the top of a page: a question opens a page only when the one before
+leaves too little room, and whatever follows a page break is laid out the same whether or not what came
+before is in the same document. So the parts are cut where questions open pages, and laid out alone they
+give the pages the whole booklet would. A run of questions that follow on is never cut (the shipped deck's
+longest holds seven of its fifteen; a bank of very short notes would make long ones), and short runs share
+a part (`part_starts`). Page numbers and the contents' numbers depend on where the parts land: the parts
+carry neither; the title page and contents are laid out last, with their numbers written in, and the page
+numbers are laid over the joined file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import html
+import itertools
+import json
+import os
 import re
 import unicodedata
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from generator import fragments
 from generator.context import PAPERS, BuildContext
 from generator.errors import OutputError
-from generator.model import Deck
+from generator.model import Deck, Note
 from generator.writers import Writer
+
+if TYPE_CHECKING:
+    from generator.rendercache import DocumentCache
 
 # The text block is 170 mm wide on A4 (175.9 mm on Letter): 48 em of the 10 pt body; display formulas
 # get a little less, so that they also fit inside a list item.
@@ -83,52 +106,499 @@ def _for_print(fragment: str, paper: str) -> str:
     return _long_code(fragments.svg_math(_figures(fragment), max_display_em=MAX_FORMULA_EM), paper)
 
 
-def html_of(deck: Deck, context: BuildContext, dated: bool = True) -> str:
-    """The booklet as one HTML document; without `dated`, no dates (they are set on the PDF after layout)."""
-    notes = [
+def _print_notes(notes: Sequence[Note], paper: str, first: Note | None) -> list[dict[str, Any]]:
+    return [
         {
+            "later": first is not None and note.id != first.id,
             "number": note.number,
             "question": note.question,
             "language": note.language,
             "tags": note.tags,
-            "key_points": _for_print(note.key_points_html, context.paper),
-            "answer": _for_print(note.answer_html, context.paper),
+            "key_points": _for_print(note.key_points_html, paper),
+            "answer": _for_print(note.answer_html, paper),
         }
-        for note in deck.notes
+        for note in notes
     ]
+
+
+def _booklet_html(
+    deck: Deck,
+    context: BuildContext,
+    *,
+    front: bool,
+    contents: list[dict[str, Any]],
+    notes: Sequence[Note],
+    numbered: bool,
+    dated: bool,
+) -> str:
     # Pygments' rules first, so that the booklet's own `pre` rules win.
     css = fragments.code_css([_NO_DARK_SCOPE]) + "\n" + context.print_css("booklet.css")
     return context.render(
         "booklet.html.j2",
         deck=deck,
-        notes=notes,
+        front=front,
+        contents=contents,
+        notes=_print_notes(notes, context.paper, deck.notes[0] if deck.notes else None),
+        numbered=numbered,
         css=css,
         page_size=PAPERS[context.paper],
         created=context.created if dated else None,
     )
 
 
-def write(deck: Deck, target: Path, context: BuildContext) -> None:
-    """Lay the booklet out, or take it from the cache when nothing it shows has changed; then date it.
+def html_of(deck: Deck, context: BuildContext, dated: bool = True) -> str:
+    """The whole booklet as one HTML document: what WeasyPrint alone would be given (the parts join to its pages).
 
-    The contents page numbers every question, so the booklet is laid out as one document. It is kept by the
-    hash of its undated HTML, its images and fonts: a build with nothing changed (or another checkout's, or
-    the tests') only sets the keywords and dates on a copy.
+    Without `dated`, no dates.
     """
+    contents = [{"number": note.number, "question": note.question} for note in deck.notes]
+    return _booklet_html(deck, context, front=True, contents=contents, notes=deck.notes, numbered=True, dated=dated)
+
+
+def part_html(deck: Deck, notes: Sequence[Note], context: BuildContext) -> str:
+    """A run of questions that starts at the top of a page: no page numbers, no dates, nothing of other notes."""
+    return _booklet_html(deck, context, front=False, contents=[], notes=notes, numbered=False, dated=False)
+
+
+def front_html(deck: Deck, pages: dict[int, int], context: BuildContext) -> str:
+    """The title page and the contents, each question's page number (by question number) written in."""
+    contents = [{"number": note.number, "question": note.question, "page": pages[note.number]} for note in deck.notes]
+    return _booklet_html(deck, context, front=True, contents=contents, notes=(), numbered=False, dated=False)
+
+
+def numbers_html(deck: Deck, pages: int, context: BuildContext) -> str:
+    """Blank pages with the booklet's page numbers, laid over the joined parts (none on the title page)."""
+    return context.render(
+        "booklet-numbers.html.j2",
+        deck=deck,
+        pages=pages,
+        css=context.print_css("booklet.css"),
+        page_size=PAPERS[context.paper],
+    )
+
+
+@dataclass(frozen=True)
+class PartLayout:
+    """What the cache remembers of a laid-out run of questions, besides its PDF (pages counted from 0)."""
+
+    pages: int
+    starts: tuple[int, ...]  # the page each question starts on
+    ends: tuple[int, ...]  # the page each question ends on
+    rooms_mm: tuple[float, ...]  # the room left under each question on the page it ends on
+
+    @property
+    def opens_page(self) -> tuple[int, ...]:
+        """The questions (by index, never the first) that start a page of their own: none of the one before is
+        on it. Laid out alone from there, they give the same pages."""
+        return tuple(index for index in range(1, len(self.starts)) if self.starts[index] > self.ends[index - 1])
+
+    @property
+    def room_mm(self) -> float:
+        return self.rooms_mm[-1]
+
+    def slice(self, first: int, end: int) -> PartLayout:
+        """Questions `first` to `end` (not included) alone, when `first` (unless the first) and `end` (unless past
+        the last) open pages."""
+        top = self.starts[first]
+        bottom = self.starts[end] if end < len(self.starts) else self.pages
+        return PartLayout(
+            bottom - top,
+            tuple(page - top for page in self.starts[first:end]),
+            tuple(page - top for page in self.ends[first:end]),
+            self.rooms_mm[first:end],
+        )
+
+
+_PX_MM = 25.4 / 96
+
+
+def measure_part(laid_out: Any) -> PartLayout:
+    """Read a run's layout: the pages each question is on, and the room under it (in the worker that laid it out)."""
+    from generator import pdfengine
+
+    questions = pdfengine.placed(laid_out, "data-question")
+    if not questions:
+        return PartLayout(len(laid_out.pages), (), (), ())
+    return PartLayout(
+        pages=len(laid_out.pages),
+        starts=tuple(question.first_page for question in questions),
+        ends=tuple(question.last_page for question in questions),
+        rooms_mm=tuple(round((question.page_bottom - question.bottom) * _PX_MM, 3) for question in questions),
+    )
+
+
+# The room a question needs under the one before to follow on: the spacer that opens it and the margin above
+# it (booklet.css, `.note.later::before` and `.note + .note`). A run that leaves less cannot be followed on;
+# one that leaves this much is laid out with the next question to see whether its opening lines fit too.
+_SPACER = re.compile(r"\.note\.later::before\s*\{[^}]*?[\s;{]height:\s*(?P<mm>\d+(?:\.\d+)?)mm")
+_GAP = re.compile(r"\.note\s*\+\s*\.note\s*\{[^}]*?margin-top:\s*(?P<mm>\d+(?:\.\d+)?)mm")
+# Notes laid out at once, at most, when no earlier build says where the parts begin: one layout cuts them into
+# parts; the last is laid out again with what follows when its part goes on.
+_FIRST_GUESS = 24
+# Which questions that open a page begin a part. Every part is a file of its own, with its own copy of the
+# fonts, and the join holds them all open: a thousand one-page parts took 1.3 GB to join. So a run of short
+# questions (fewer than _ALONE_PAGES pages up to the next question that opens a page) shares its part with the
+# runs after it, up to a question whose id hashes to a boundary (one in _PART_SPREAD: content-defined, as
+# the cheat sheet's parts are, so an edit moves no boundary but its own); a longer run ends its part.
+_ALONE_PAGES = 4
+_PART_SPREAD = 12
+# Laying the contents out again because its own page count changed the page numbers it shows: this many times
+# at most (a digit more in a number moving an entry to another page, back and forth).
+_FRONT_ATTEMPTS = 4
+# The page-number overlay of a longer booklet is laid out in a worker process (with -j > 1).
+_PAGES_IN_PROCESS = 100
+
+
+def flow_on_room_mm(css: str) -> float:
+    """The room (mm) under a question below which the next cannot follow on; 0 when the stylesheet does not say
+    (a deck's own booklet.css): then every run is laid out with the next question to see."""
+    spacer, gap = _SPACER.search(css), _GAP.search(css)
+    if spacer is None:
+        return 0.0
+    return float(spacer.group("mm")) + (float(gap.group("mm")) if gap else 0.0) - 0.5  # 0.5 mm: rounding
+
+
+class _Memory:
+    """What the last build of this booklet found: which questions began its parts, each part's layout, and
+    which question opened a page although the part before left room.
+
+    A JSON file beside the cached parts: with it an unchanged deck lays nothing out, and a one-note edit lays
+    out that note's part (and its neighbour's, if the edit moves the boundary between them).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.notes: set[str] = set()  # every question's id
+        self.starts: set[str] = set()
+        self.layouts: dict[str, PartLayout] = {}
+        self.opened: set[str] = set()
+        self.front_pages = 2
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            self.notes = {str(identifier) for identifier in saved["notes"]}
+            self.starts = {str(identifier) for identifier in saved["starts"]}
+            self.opened = {str(boundary) for boundary in saved["opened"]}
+            self.layouts = {
+                name: PartLayout(
+                    int(layout["pages"]),
+                    tuple(int(page) for page in layout["starts"]),
+                    tuple(int(page) for page in layout["ends"]),
+                    tuple(float(room) for room in layout["rooms_mm"]),
+                )
+                for name, layout in saved["layouts"].items()
+            }
+            self.front_pages = int(saved["front_pages"])
+
+    def save(self, parts: list[tuple[Note, ...]], layouts: dict[str, PartLayout], opened: set[str], pages: int) -> None:
+        saved = {
+            "notes": [note.id for part in parts for note in part],
+            "starts": [part[0].id for part in parts],
+            "layouts": {name: asdict(layout) for name, layout in layouts.items()},
+            "opened": sorted(opened),
+            "front_pages": pages,
+        }
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            temporary.write_text(json.dumps(saved, sort_keys=True), encoding="utf-8")
+            os.replace(temporary, self.path)
+        except OSError:
+            pass  # a cache that cannot be written: the next build finds the parts again
+        finally:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+
+
+class _Parts:
+    """The questions cut into runs that each start at the top of a page, every run laid out (or cached)."""
+
+    def __init__(self, deck: Deck, target: Path, context: BuildContext, cache: DocumentCache, memory: _Memory) -> None:
+        self.deck = deck
+        self.target = target
+        self.context = context
+        self.cache = cache
+        self.memory = memory
+        self.flow_on_mm = flow_on_room_mm(context.print_css("booklet.css"))
+        self.layouts: dict[str, PartLayout] = {}  # by cached file name, the runs this build laid out or found
+        # Where a question opened a page although the part before it left room: found now, or remembered and met.
+        self.opened: set[str] = set()
+        self._paths: dict[tuple[str, ...], Path] = {}
+
+    def path(self, notes: Sequence[Note]) -> Path:
+        key = tuple(note.id for note in notes)
+        if key not in self._paths:
+            document = part_html(self.deck, notes, self.context)
+            self._paths[key] = self.cache.path_for(document, _loads(self.deck, notes, self.context))
+        return self._paths[key]
+
+    def known(self, notes: Sequence[Note]) -> PartLayout | None:
+        """The run's layout, if its PDF is in the cache (and whole) and a build measured it."""
+        from generator import pdfjoin
+
+        path = self.path(notes)
+        layout = self.layouts.get(path.name) or self.memory.layouts.get(path.name)
+        if layout is None or pdfjoin.pages_in(path) != layout.pages:
+            return None
+        self.layouts[path.name] = layout
+        return layout
+
+    def render(self, runs: list[tuple[Note, ...]]) -> None:
+        """Lay the runs out into the cache: on worker processes when there are several (and -j > 1)."""
+        from generator import pdfengine, rendercache
+
+        if self.context.jobs == 1 or len(runs) < 2:
+            for run in runs:
+                self.lay_out(run)
+            return
+        documents = [(self.path(run), _maker(self.deck, run, self.context)) for run in runs]
+        measured = rendercache.render_measured(
+            documents,
+            str(self.deck.content_dir.resolve()) + "/",
+            self.context.pdf_roots(self.deck.content_dir),
+            pdfengine.PDF_OPTIONS,
+            self.context.jobs,
+            measure_part,
+        )
+        for run, (path, _), (error, layout) in zip(runs, documents, measured, strict=True):
+            if error:
+                raise OutputError(f"{self.target.name}: {error}")
+            self.layouts[path.name] = self.checked(layout, run)
+
+    def lay_out(self, notes: tuple[Note, ...]) -> list[tuple[tuple[Note, ...], PartLayout]]:
+        """Lay the run out here, and cut it where parts begin (`part_starts`): the pieces, in order.
+
+        Each piece is saved in the cache with its layout: the pages from a question that opens a page to the
+        next such question are, byte for byte, those of the questions between laid out alone.
+        """
+        from generator import pdfengine
+
+        roots = self.context.pdf_roots(self.deck.content_dir)
+        laid_out = pdfengine.layout(
+            part_html(self.deck, notes, self.context), self.deck.content_dir, roots, self.target
+        )
+        layout = self.checked(measure_part(laid_out), notes)
+        cuts = [0, *self.part_starts(notes, layout), len(notes)]
+        pieces = []
+        for first, end in itertools.pairwise(cuts):
+            piece, piece_layout = notes[first:end], layout.slice(first, end)
+            top = layout.starts[first]
+            whole = piece_layout.pages == len(laid_out.pages)
+            pdfengine.save_atomically(
+                laid_out if whole else laid_out.copy(laid_out.pages[top : top + piece_layout.pages]), self.path(piece)
+            )
+            self.layouts[self.path(piece).name] = piece_layout
+            if end < len(notes) and piece_layout.room_mm >= self.flow_on_mm:
+                self.opened.add(self.boundary(piece, notes[end]))  # room enough, but its opening lines did not fit
+
+            pieces.append((piece, piece_layout))
+        return pieces
+
+    def checked(self, layout: PartLayout, notes: tuple[Note, ...]) -> PartLayout:
+        """The layout, once it is seen to hold every question of the run (a deck's own template may not mark them)."""
+        if len(layout.starts) != len(notes):
+            raise OutputError(
+                f"{self.target.name}: {len(layout.starts)} of {len(notes)} questions found laid out: the booklet's "
+                'template must mark each question with data-question="<number>" (see the packaged booklet.html.j2)'
+            )
+        return layout
+
+    def settled(self, notes: tuple[Note, ...]) -> list[tuple[tuple[Note, ...], PartLayout]]:
+        """The run cut where parts begin, and the layout of each piece (from the cache)."""
+        layout = self.known(notes)
+        if layout is None:
+            return self.lay_out(notes)
+        cuts = [0, *self.part_starts(notes, layout), len(notes)]
+        pieces = [(notes[first:end], self.known(notes[first:end])) for first, end in itertools.pairwise(cuts)]
+        if len(pieces) == 1:
+            return [(notes, layout)]
+        if any(piece_layout is None for _, piece_layout in pieces):
+            return self.lay_out(notes)  # a guess laid out by a worker, which does not cut
+        return [(piece, piece_layout) for piece, piece_layout in pieces if piece_layout is not None]
+
+    def part_starts(self, notes: tuple[Note, ...], layout: PartLayout) -> list[int]:
+        """The questions of a laid-out run (by index, never the first) that begin a part: each opens a page, and
+        either the run before it (from the question before that opened a page) is long or its id says so."""
+        starts = []
+        run_start = 0
+        for index in layout.opens_page:
+            if layout.starts[index] - layout.starts[run_start] >= _ALONE_PAGES or _begins_part(notes[index]):
+                starts.append(index)
+            run_start = index
+        return starts
+
+    def begins_part_after(self, part: tuple[Note, ...], layout: PartLayout, following: Note) -> bool:
+        """Whether `following` begins a part after `part`; when it may not, `part` is laid out with what follows."""
+        if layout.room_mm >= self.flow_on_mm and not self.opens_page(part, following):
+            return False  # it may follow on
+        last_run = max(layout.opens_page, default=0)
+        return layout.pages - layout.starts[last_run] >= _ALONE_PAGES or _begins_part(following)
+
+    def boundary(self, part: tuple[Note, ...], following: Note) -> str:
+        """A part (by its cached file) and the note after it (by what it prints): whether that note's opening
+        lines fit under the part depends on nothing else."""
+        note = following
+        media = [path.as_posix() for path in note.media]
+        printed = "\0".join(
+            [note.id, str(note.number), note.question, *note.tags, note.language or "", note.key_points_html, *media]
+        )
+        printed += "\0" + note.answer_html
+        return f"{self.path(part).name}>{hashlib.sha256(printed.encode('utf-8')).hexdigest()[:32]}"
+
+    def opens_page(self, part: tuple[Note, ...], following: Note) -> bool:
+        """Whether `following` is known to open a page after `part` although `part` leaves room for it."""
+        boundary = self.boundary(part, following)
+        if boundary in self.memory.opened:
+            self.opened.add(boundary)
+        return boundary in self.opened
+
+    def cut(self) -> list[tuple[Note, ...]]:
+        """The parts, each starting with a question that opens a page (see `part_starts`).
+
+        The last build's parts are the first guess (chunks of notes without them); the guesses not cached are
+        laid out first, together. Then, in order: a run is cut where parts begin; a run that leaves room for the
+        next question, or whose part goes on, is laid out with what follows (as many questions as it holds, then
+        twice that: a long run of short questions is not laid out once per question). The result does not
+        depend on the guess: a rebuild gives the parts, and the bytes, of a build from an empty cache.
+        """
+        runs = self._guess()
+        if self.memory.starts:  # a first build's guesses are chunks of notes, cut where they are laid out
+            self.render([run for run in runs if self.known(run) is None])
+        parts: list[tuple[Note, ...]] = []
+        queue = deque(runs)
+        while queue:
+            pieces = self.settled(queue.popleft())
+            parts.extend(piece for piece, _ in pieces[:-1])
+            part, layout = pieces[-1]
+            wanted = len(part)
+            while queue and not self.begins_part_after(part, layout, queue[0][0]):
+                following: tuple[Note, ...] = ()
+                while queue and len(following) < wanted:
+                    following += queue.popleft()
+                (part, layout), *rest = self.lay_out(part + following)
+                queue.extendleft(reversed([piece for piece, _ in rest]))
+                if rest:  # a part begins: this one ends before it
+                    break
+                wanted *= 2
+            parts.append(part)
+        return parts
+
+    def _guess(self) -> list[tuple[Note, ...]]:
+        """The last build's parts; without them, chunks of notes that end where a part may.
+
+        A new note joins the part before it, up to a chunk's worth of new notes: many notes added at once are not
+        laid out as one part (the guess only saves layouts; a wrong one costs one, never a wrong page).
+        """
+        notes = self.deck.notes
+        runs: list[list[Note]] = []
+        if not self.memory.starts:
+            # Cut where parts may begin by the notes' ids: where they do, a chunk is a part as laid out.
+            for note in notes:
+                if not runs or _begins_part(note) or len(runs[-1]) >= _FIRST_GUESS:
+                    runs.append([])
+                runs[-1].append(note)
+            return [tuple(run) for run in runs]
+        new = 0
+        for note in notes:
+            new = new + 1 if note.id not in self.memory.notes else 0
+            if not runs or note.id in self.memory.starts or new > _FIRST_GUESS:
+                runs.append([note])
+                new = min(new, 1)
+            else:
+                runs[-1].append(note)
+        return [tuple(run) for run in runs]
+
+
+def _begins_part(note: Note) -> bool:
+    return int(hashlib.sha256(note.id.encode("utf-8")).hexdigest()[:8], 16) % _PART_SPREAD == 0
+
+
+def _loads(deck: Deck, notes: Sequence[Note], context: BuildContext) -> str:
+    from generator import rendercache
+
+    return rendercache.loads_of(deck, notes, context)
+
+
+def _maker(deck: Deck, notes: tuple[Note, ...], context: BuildContext) -> Callable[[], str]:
+    return lambda: part_html(deck, notes, context)
+
+
+def write(deck: Deck, target: Path, context: BuildContext) -> None:
+    """Lay out the parts not in the cache, then the title page and contents; join them and number the pages."""
     # Here, not at the top: WeasyPrint takes a second to load, and a build without this output skips it.
     from generator import pdfengine, pdfjoin, rendercache
 
-    document = html_of(deck, context, dated=False)
     prefix = rendercache.prefix_for(deck.slug, context.paper, WRITER.name)
     with rendercache.opened(context.cache_dir, prefix, pdfengine.PDF_OPTIONS) as cache:
-        path = cache.path_for(document, rendercache.loads_of(deck, deck.notes, context))
-        if pdfjoin.pages_in(path) is None:
-            roots = context.pdf_roots(deck.content_dir)
-            base_url = str(deck.content_dir.resolve()) + "/"
-            if errors := rendercache.render_all([(path, lambda: document)], base_url, roots, pdfengine.PDF_OPTIONS, 1):
-                raise OutputError(f"{target.name}: {errors[0]}")
-        rendercache.join_dated([path], target, deck, context)
-        cache.keep_only([path])
+        memory = _Memory(cache.folder / f"{prefix}parts.json")
+        runs = _Parts(deck, target, context, cache, memory)
+        parts = runs.cut()
+        paths = [runs.path(part) for part in parts]
+        layouts = [runs.layouts[path.name] for path in paths]
+
+        # Each question's page among the questions' pages, from 0.
+        offsets: dict[int, int] = {}
+        before = 0
+        for part, layout in zip(parts, layouts, strict=True):
+            for note, start in zip(part, layout.starts, strict=True):
+                offsets[note.number] = before + start
+            before += layout.pages
+
+        front_pages = memory.front_pages
+        for _ in range(_FRONT_ATTEMPTS):
+            document = front_html(
+                deck, {number: front_pages + offset + 1 for number, offset in offsets.items()}, context
+            )
+            front = cache.path_for(document, _loads(deck, (), context))
+            if (laid_out := pdfjoin.pages_in(front)) is None:
+                _render_plain([(front, _constant(document))], deck, target, context, 1)
+                laid_out = pdfjoin.pages_in(front) or 0
+            if laid_out == front_pages:
+                break
+            front_pages = laid_out
+        else:
+            raise OutputError(f"{target.name}: the contents' page numbers do not settle")
+
+        pages = front_pages + before
+        numbers_document = numbers_html(deck, pages, context)
+        numbers = cache.path_for(numbers_document, context.fonts.fingerprint())
+        if pdfjoin.pages_in(numbers) != pages:
+            # Hundreds of pages laid out at once: in a worker process, whose memory goes when it ends.
+            isolated = context.jobs > 1 and pages > _PAGES_IN_PROCESS
+            _render_plain([(numbers, _constant(numbers_document))], deck, target, context, context.jobs, {}, isolated)
+        rendercache.join_dated([front, *paths], target, deck, context, numbers)
+        cache.keep_only([front, *paths, numbers])
+        memory.save(
+            parts,
+            {path.name: layout for path, layout in zip(paths, layouts, strict=True)},
+            runs.opened,
+            front_pages,
+        )
+
+
+def _constant(document: str) -> Callable[[], str]:
+    return lambda: document
+
+
+def _render_plain(
+    documents: list[tuple[Path, Callable[[], str]]],
+    deck: Deck,
+    target: Path,
+    context: BuildContext,
+    jobs: int,
+    options: dict[str, object] | None = None,
+    isolated: bool = False,
+) -> None:
+    from generator import pdfengine, rendercache
+
+    errors = rendercache.render_all(
+        documents,
+        str(deck.content_dir.resolve()) + "/",
+        context.pdf_roots(deck.content_dir),
+        pdfengine.PDF_OPTIONS if options is None else options,
+        jobs,
+        isolated,
+    )
+    if errors:
+        raise OutputError(f"{target.name}: {errors[0]}")
 
 
 WRITER = Writer("full", "full.pdf", "full-answer booklet: title page, contents with page numbers, every answer", write)

@@ -1,0 +1,199 @@
+"""The booklet laid out in parts (runs of questions that start at the top of a page), cached and joined.
+
+Joined, the parts give the pages the whole booklet laid out as one document gives, character for character;
+an edit lays out only the edited note's part; and a rebuild after an edit writes the bytes a build from an
+empty cache writes, also when the edit moves where the parts begin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+import pytest
+
+from generator import build as pipeline
+from generator import pdfengine
+from generator.writers import booklet
+from tests import pdfread
+from tests.conftest import CONTENT, EPOCH, note_file
+
+ZH = CONTENT.parent / "dl-interview-51-65-zh"
+
+
+def _placed_characters(path: Path) -> list[list[tuple[str, float, float]]]:
+    """Each page's characters with where they are drawn (to half a point)."""
+    return [
+        sorted((char["text"], round(char["x0"] * 2) / 2, round(char["top"] * 2) / 2) for char in page.chars)
+        for page in pdfread.read(path)
+    ]
+
+
+def _destinations(path: Path) -> dict[str, int]:
+    """Each named destination (`#q57`) by the page it points at."""
+    with pikepdf.open(path) as pdf:
+        pages = {page.obj.objgen: index for index, page in enumerate(pdf.pages)}
+        return {
+            str(name): pages[destination[0].objgen]
+            for name, destination in pikepdf.NameTree(pdf.Root.Names.Dests).items()
+        }
+
+
+def _contents_links(path: Path) -> list[str]:
+    """The destinations of the contents page's links, in order (an entry's number, text and leader are links
+    of their own)."""
+    with pikepdf.open(path) as pdf:
+        return [str(annotation.Dest) for annotation in pdf.pages[1].obj.get("/Annots", []) if "/Dest" in annotation]
+
+
+def _whole(content: Path, target: Path) -> Path:
+    """The booklet laid out whole, as one document."""
+    deck = pipeline.check(content).deck
+    context = pipeline.context_for(deck, pipeline.BuildOptions(content))
+    pdfengine.write(booklet.html_of(deck, context), content, context.pdf_roots(content), target)
+    return target
+
+
+@pytest.mark.parametrize("content", [CONTENT, ZH], ids=["English", "Chinese"])
+def test_parts_joined_are_the_whole_booklet_page_for_page(content: Path, tmp_path: Path) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+        (parted,) = pipeline.build(content, tmp_path / "parts", ("full",)).written
+    whole = _whole(content, tmp_path / "whole.pdf")
+    parted_pages, whole_pages = _placed_characters(parted), _placed_characters(whole)
+    assert len(parted_pages) == len(whole_pages)
+    for number, (ours, theirs) in enumerate(zip(parted_pages, whole_pages, strict=True), start=1):
+        assert ours == theirs, f"page {number}: {sorted(set(ours) ^ set(theirs))[:10]}"
+    # The contents link to every question, and each link lands where the whole booklet's does.
+    questions = [f"q{note.number}" for note in pipeline.check(content).deck.notes]
+    links = _contents_links(parted)
+    assert links == _contents_links(whole)
+    assert list(dict.fromkeys(links)) == questions
+    assert _destinations(parted) == _destinations(whole)
+
+
+# Five notes of the shipped deck: the booklet's parts are 51-53 and 54-55 (54 opens a page).
+NOTES = (51, 52, 53, 54, 55)
+
+
+def _content(folder: Path) -> Path:
+    content = folder / "content"
+    shutil.copytree(CONTENT, content)
+    for path in content.glob("*.md"):
+        if int(path.name.split("-")[0]) not in NOTES:
+            path.unlink()
+    return content
+
+
+def _booklet(content: Path, output: Path, cache: Path) -> Path:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+        patch.setenv("STUDYKIT_CACHE_DIR", str(cache))
+        (path,) = pipeline.build(content, output, ("full",)).written
+    return path
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _parts_laid_out(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The booklet's parts laid out from now on, each by its first question."""
+    laid_out: list[str] = []
+    real = pdfengine.layout
+
+    def layout(document: str, *arguments: Any) -> Any:
+        laid_out.append(re.findall(r'data-question="(\d+)"', document)[0])
+        return real(document, *arguments)
+
+    monkeypatch.setattr(pdfengine, "layout", layout)
+    return laid_out
+
+
+def _edit(content: Path, number: int, change: Any) -> None:
+    path = note_file(content, number)
+    path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def test_an_edit_lays_out_its_part_and_gives_the_bytes_of_a_cold_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content, cache = _content(tmp_path), tmp_path / "cache"
+    laid_out = _parts_laid_out(monkeypatch)
+    first = _booklet(content, tmp_path / "one", cache)
+    assert laid_out == ["51"], "a first build lays its notes out together and cuts them where questions open pages"
+    parts = sorted((cache / "pdf").glob("*+full-*.pdf"))
+    assert len(parts) == 4, "two parts, the contents and the page numbers"
+
+    laid_out.clear()
+    assert _digest(_booklet(content, tmp_path / "two", cache)) == _digest(first)
+    assert laid_out == [], "nothing changed: nothing laid out"
+
+    _edit(content, 52, lambda text: text.rstrip("\n") + "\n\nOne more sentence at the end of the answer.\n")
+    laid_out.clear()
+    edited = _booklet(content, tmp_path / "three", cache)
+    assert laid_out == ["51"], "only the part holding question 52 is laid out again"
+    assert "One more sentence at the end of the answer." in "".join(page.text for page in pdfread.read(edited))
+    assert len(sorted((cache / "pdf").glob("*+full-*.pdf"))) == 4, "the edited part's old file left the cache"
+    assert _digest(edited) == _digest(_booklet(content, tmp_path / "cold", tmp_path / "empty"))
+
+
+_SHORT = "## Key points\n\n- A single point.\n\n## Full answer\n\nA short answer.\n"
+
+
+def test_an_edit_that_moves_where_parts_begin_gives_the_bytes_of_a_cold_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Question 53 cut short: 54 follows on from it, so the two parts become one; then put back."""
+    content, cache = _content(tmp_path), tmp_path / "cache"
+    original = note_file(content, 53).read_text(encoding="utf-8")
+    first = _booklet(content, tmp_path / "one", cache)
+    _edit(content, 53, lambda text: text.split("## Key points", 1)[0] + _SHORT)
+    laid_out = _parts_laid_out(monkeypatch)
+    shorter = _booklet(content, tmp_path / "two", cache)
+    # The edited part, which now leaves room under 53; then with the part after it, which follows on.
+    assert laid_out == ["51", "51"]
+    assert _digest(shorter) == _digest(_booklet(content, tmp_path / "cold", tmp_path / "empty"))
+    answers = pdfread.read(shorter)[2:]
+    assert any(re.search(r"(?m)^53\b", page.text) and re.search(r"(?m)^54\b", page.text) for page in answers), (
+        "54 follows on from 53"
+    )
+
+    note_file(content, 53).write_text(original, encoding="utf-8")
+    laid_out.clear()
+    assert _digest(_booklet(content, tmp_path / "three", cache)) == _digest(first)
+
+
+def test_remembered_parts_laid_out_on_two_processes_give_the_bytes_of_one(tmp_path: Path) -> None:
+    """A stylesheet change: every part the last build found is laid out again, on worker processes."""
+    content, cache = _content(tmp_path), tmp_path / "cache"
+    _booklet(content, tmp_path / "one", cache)
+    (content / "templates").mkdir()
+    stylesheet = (Path(booklet.__file__).parents[2] / "templates" / "booklet.css").read_text(encoding="utf-8")
+    (content / "templates" / "booklet.css").write_text(stylesheet.replace("#132a57", "#132a58"), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+        patch.setenv("STUDYKIT_CACHE_DIR", str(cache))
+        (parallel,) = pipeline.build(content, tmp_path / "two", ("full",), jobs=2).written
+    assert _digest(parallel) == _digest(_booklet(content, tmp_path / "cold", tmp_path / "empty"))
+    assert len(sorted((cache / "pdf").glob("*+full-*.pdf"))) == 4, "two parts, the contents and the page numbers"
+
+
+def test_a_question_opens_a_page_when_none_of_the_one_before_is_on_it() -> None:
+    # Three questions: the second starts on the page the first ends on, the third on a page of its own.
+    layout = booklet.PartLayout(pages=6, starts=(0, 2, 4), ends=(2, 3, 5), rooms_mm=(120.0, 30.0, 200.0))
+    assert layout.opens_page == (2,)
+    assert layout.slice(0, 2) == booklet.PartLayout(4, (0, 2), (2, 3), (120.0, 30.0))
+    assert layout.slice(2, 3) == booklet.PartLayout(2, (0,), (1,), (200.0,))
+    assert layout.room_mm == 200.0
+
+
+def test_the_room_a_question_needs_is_read_from_the_stylesheet() -> None:
+    stylesheet = (Path(booklet.__file__).parents[2] / "templates" / "booklet.css").read_text(encoding="utf-8")
+    assert booklet.flow_on_room_mm(stylesheet) == pytest.approx(80 + 6 - 0.5), "the spacer and the gap, less rounding"
+    # A deck's own stylesheet without the spacer: every run is laid out with the next question to see.
+    assert booklet.flow_on_room_mm("body { margin: 0; }") == 0.0
