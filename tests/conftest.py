@@ -82,6 +82,7 @@ def pytest_configure(config: pytest.Config) -> None:
 LONGEST_FIRST = (
     "test_booklet_parts.py",
     "test_page_quality.py",
+    "test_booklet_page_for_page.py",
     "test_cheatsheet.py",
     "test_sheet_parts.py",
     "test_page.py",

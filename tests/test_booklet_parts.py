@@ -72,30 +72,6 @@ def _content(folder: Path, edition: Path = CONTENT, notes: Sequence[int] = NOTES
     return content
 
 
-# Nine notes of each edition: parts that end where a question opens a page (54), and part of the longest run
-# of questions that follow on (54-60); the whole deck takes twice as long to lay out, twice.
-PAGE_FOR_PAGE = range(51, 60)
-
-
-@pytest.mark.parametrize("edition", [CONTENT, ZH], ids=["English", "Chinese"])
-def test_parts_joined_are_the_whole_booklet_page_for_page(edition: Path, tmp_path: Path) -> None:
-    content = _content(tmp_path, edition, PAGE_FOR_PAGE)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
-        (parted,) = pipeline.build(content, tmp_path / "parts", ("full",)).written
-    whole = _whole(content, tmp_path / "whole.pdf")
-    parted_pages, whole_pages = _placed_characters(parted), _placed_characters(whole)
-    assert len(parted_pages) == len(whole_pages)
-    for number, (ours, theirs) in enumerate(zip(parted_pages, whole_pages, strict=True), start=1):
-        assert ours == theirs, f"page {number}: {sorted(set(ours) ^ set(theirs))[:10]}"
-    # The contents link to every question, and each link lands where the whole booklet's does.
-    questions = [f"q{note.number}" for note in pipeline.check(content).deck.notes]
-    links = _contents_links(parted)
-    assert links == _contents_links(whole)
-    assert list(dict.fromkeys(links)) == questions
-    assert _destinations(parted) == _destinations(whole)
-
-
 def _booklet(content: Path, output: Path, cache: Path) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))

@@ -1,0 +1,37 @@
+"""The booklet laid out in parts and joined gives, page for page, the booklet laid out whole as one document.
+
+(Apart from tests/test_booklet_parts.py, so that a test worker can take it while another takes that file.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator import build as pipeline
+from tests.conftest import CONTENT, EPOCH
+from tests.test_booklet_parts import ZH, _content, _contents_links, _destinations, _placed_characters, _whole
+
+# Nine notes of each edition: parts that end where a question opens a page (54), and part of the longest run
+# of questions that follow on (54-60); the whole deck takes twice as long to lay out, twice.
+PAGE_FOR_PAGE = range(51, 60)
+
+
+@pytest.mark.parametrize("edition", [CONTENT, ZH], ids=["English", "Chinese"])
+def test_parts_joined_are_the_whole_booklet_page_for_page(edition: Path, tmp_path: Path) -> None:
+    content = _content(tmp_path, edition, PAGE_FOR_PAGE)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+        (parted,) = pipeline.build(content, tmp_path / "parts", ("full",)).written
+    whole = _whole(content, tmp_path / "whole.pdf")
+    parted_pages, whole_pages = _placed_characters(parted), _placed_characters(whole)
+    assert len(parted_pages) == len(whole_pages)
+    for number, (ours, theirs) in enumerate(zip(parted_pages, whole_pages, strict=True), start=1):
+        assert ours == theirs, f"page {number}: {sorted(set(ours) ^ set(theirs))[:10]}"
+    # The contents link to every question, and each link lands where the whole booklet's does.
+    questions = [f"q{note.number}" for note in pipeline.check(content).deck.notes]
+    links = _contents_links(parted)
+    assert links == _contents_links(whole)
+    assert list(dict.fromkeys(links)) == questions
+    assert _destinations(parted) == _destinations(whole)
