@@ -153,6 +153,40 @@ def render_measured(
     return [results[index] for index in range(len(documents))]
 
 
+# The page-number overlay of a longer document is laid out in a worker process (with -j > 1).
+_PAGES_IN_PROCESS = 100
+
+
+def render_for(
+    deck: Deck,
+    target: Path,
+    context: BuildContext,
+    documents: list[tuple[Path, Callable[[], str]]],
+    jobs: int,
+    options: dict[str, Any] | None = None,
+    isolated: bool = False,
+) -> None:
+    """Render a writer's documents into the cache, loading files only from the deck's content folder and the
+    templates; the first error as an OutputError naming `target`."""
+    base_url = str(deck.content_dir.resolve()) + "/"
+    roots = context.pdf_roots(deck.content_dir)
+    chosen = pdfengine.PDF_OPTIONS if options is None else options
+    if errors := render_all(documents, base_url, roots, chosen, jobs, isolated):
+        raise OutputError(f"{target.name}: {errors[0]}")
+
+
+def page_numbers(
+    cache: DocumentCache, deck: Deck, target: Path, context: BuildContext, document: str, pages: int
+) -> Path:
+    """The cached page-number overlay `document` of `pages` pages (laid out if it is not cached), for `join_dated`."""
+    numbers = cache.path_for(document, context.fonts.fingerprint())
+    if pdfjoin.pages_in(numbers) != pages:
+        # Hundreds of pages laid out at once: in a worker process, whose memory goes when it ends.
+        isolated = context.jobs > 1 and pages > _PAGES_IN_PROCESS
+        render_for(deck, target, context, [(numbers, lambda: document)], context.jobs, {}, isolated)
+    return numbers
+
+
 def render_one(task: _Task) -> tuple[str | None, Any]:
     """Worker: render one HTML document to its path (atomically); the error message, if any, and what the
     task's `measure` read from the layout."""

@@ -245,8 +245,6 @@ _PART_SPREAD = 12
 # Laying the contents out again because its own page count changed the page numbers it shows: this many times
 # at most (a digit more in a number moving an entry to another page, back and forth).
 _FRONT_ATTEMPTS = 4
-# The page-number overlay of a longer booklet is laid out in a worker process (with -j > 1).
-_PAGES_IN_PROCESS = 100
 
 
 def flow_on_room_mm(css: str) -> float:
@@ -549,7 +547,7 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
             )
             front = cache.path_for(document, _loads(deck, (), context))
             if (laid_out := pdfjoin.pages_in(front)) is None:
-                _render_plain([(front, _constant(document))], deck, target, context, 1)
+                rendercache.render_for(deck, target, context, [(front, _constant(document))], 1)
                 laid_out = pdfjoin.pages_in(front) or 0
             if laid_out == front_pages:
                 break
@@ -558,12 +556,7 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
             raise OutputError(f"{target.name}: the contents' page numbers do not settle")
 
         pages = front_pages + before
-        numbers_document = numbers_html(deck, pages, context)
-        numbers = cache.path_for(numbers_document, context.fonts.fingerprint())
-        if pdfjoin.pages_in(numbers) != pages:
-            # Hundreds of pages laid out at once: in a worker process, whose memory goes when it ends.
-            isolated = context.jobs > 1 and pages > _PAGES_IN_PROCESS
-            _render_plain([(numbers, _constant(numbers_document))], deck, target, context, context.jobs, {}, isolated)
+        numbers = rendercache.page_numbers(cache, deck, target, context, numbers_html(deck, pages, context), pages)
         rendercache.join_dated([front, *paths], target, deck, context, numbers)
         cache.keep_only([front, *paths, numbers])
         memory.save(
@@ -576,29 +569,6 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
 
 def _constant(document: str) -> Callable[[], str]:
     return lambda: document
-
-
-def _render_plain(
-    documents: list[tuple[Path, Callable[[], str]]],
-    deck: Deck,
-    target: Path,
-    context: BuildContext,
-    jobs: int,
-    options: dict[str, object] | None = None,
-    isolated: bool = False,
-) -> None:
-    from generator import pdfengine, rendercache
-
-    errors = rendercache.render_all(
-        documents,
-        str(deck.content_dir.resolve()) + "/",
-        context.pdf_roots(deck.content_dir),
-        pdfengine.PDF_OPTIONS if options is None else options,
-        jobs,
-        isolated,
-    )
-    if errors:
-        raise OutputError(f"{target.name}: {errors[0]}")
 
 
 WRITER = Writer("full", "full.pdf", "full-answer booklet: title page, contents with page numbers, every answer", write)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from generator import fragments
 from generator.context import PAPERS, BuildContext
-from generator.errors import OutputError
 from generator.model import Deck, Note
 from generator.writers import Writer
 
@@ -25,8 +24,6 @@ KEY_FORMULA_MAX_EM = 30.0
 _PART_MIN, _PART_SPREAD, _PART_MAX = 32, 64, 192
 # Parts to render are spread over worker processes (-j) when they hold at least this many notes.
 _NOTES_WORTH_WORKERS = 300
-# The page-number overlay of a longer sheet is laid out in a worker process (with -j > 1).
-_PAGES_IN_PROCESS = 100
 
 
 def _sheet_html(
@@ -132,36 +129,12 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
                 missing_notes += len(notes)
         # A worker process costs a second or two to start (Python, WeasyPrint, fonts): worth it for a long sheet only.
         workers = context.jobs if missing_notes >= _NOTES_WORTH_WORKERS else 1
-        _render(missing, deck, target, context, workers, pdfengine.PDF_OPTIONS)
+        rendercache.render_for(deck, target, context, missing, workers)
         parts = list(pages_of)
         pages = sum(count if count is not None else pdfjoin.pages_in(path) or 0 for path, count in pages_of.items())
-        numbers_document = numbers_html(deck, pages, context)
-        numbers = cache.path_for(numbers_document, context.fonts.fingerprint())
-        if pdfjoin.pages_in(numbers) != pages:
-            # Hundreds of pages laid out at once: in a worker process, whose memory goes when it ends.
-            isolated = context.jobs > 1 and pages > _PAGES_IN_PROCESS
-            _render([(numbers, lambda: numbers_document)], deck, target, context, context.jobs, {}, isolated)
+        numbers = rendercache.page_numbers(cache, deck, target, context, numbers_html(deck, pages, context), pages)
         rendercache.join_dated(parts, target, deck, context, numbers)
         cache.keep_only([*parts, numbers])
-
-
-def _render(
-    documents: list[tuple[Path, Callable[[], str]]],
-    deck: Deck,
-    target: Path,
-    context: BuildContext,
-    jobs: int,
-    options: dict[str, object],
-    isolated: bool = False,
-) -> None:
-    """Render the documents into the cache, loading files only from the content folder and templates."""
-    from generator import rendercache
-
-    base_url = str(deck.content_dir.resolve()) + "/"
-    roots = context.pdf_roots(deck.content_dir)
-    errors = rendercache.render_all(documents, base_url, roots, options, jobs, isolated)
-    if errors:
-        raise OutputError(f"{target.name}: {errors[0]}")
 
 
 WRITER = Writer("pdf", "pdf", "printable cheat sheet: every question and its key points in dense columns", write)
