@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +248,16 @@ def browser() -> Iterator[Any]:
 def digests(folder: Path) -> dict[str, str]:
     """Every file of `folder`, hidden ones included, so that a leftover temporary file shows."""
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def content_with(folder: Path, notes: Collection[int], edition: Path = CONTENT) -> Path:
+    """A copy of a shipped deck (`edition`) at `folder`/content holding only the notes numbered `notes`."""
+    content = folder / "content"
+    shutil.copytree(edition, content)
+    for path in content.glob("*.md"):
+        if int(path.name.split("-")[0]) not in notes:
+            path.unlink()
+    return content
 
 
 def note_file(content: Path, number: int) -> Path:

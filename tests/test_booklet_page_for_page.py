@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from generator import build as pipeline
-from tests.conftest import CONTENT, EPOCH
-from tests.test_booklet_parts import ZH, _content, _contents_links, _destinations, _placed_characters, _whole
+from tests.conftest import CONTENT, EPOCH, content_with
+from tests.test_booklet_parts import ZH, _contents_links, _destinations, _placed_characters, _whole
 
 # Nine notes of each edition: parts that end where a question opens a page (54), and part of the longest run
 # of questions that follow on (54-60); the whole deck takes twice as long to lay out, twice.
@@ -20,7 +20,7 @@ PAGE_FOR_PAGE = range(51, 60)
 
 @pytest.mark.parametrize("edition", [CONTENT, ZH], ids=["English", "Chinese"])
 def test_parts_joined_are_the_whole_booklet_page_for_page(edition: Path, tmp_path: Path) -> None:
-    content = _content(tmp_path, edition, PAGE_FOR_PAGE)
+    content = content_with(tmp_path, PAGE_FOR_PAGE, edition)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
         (parted,) = pipeline.build(content, tmp_path / "parts", ("full",)).written

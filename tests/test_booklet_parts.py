@@ -11,7 +11,6 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from generator import build as pipeline
 from generator import pdfengine
 from generator.writers import booklet
 from tests import pdfread
-from tests.conftest import CONTENT, EPOCH, note_file
+from tests.conftest import CONTENT, EPOCH, content_with, note_file
 
 ZH = CONTENT.parent / "dl-interview-51-65-zh"
 
@@ -64,15 +63,6 @@ def _whole(content: Path, target: Path) -> Path:
 NOTES = (51, 52, 53, 54, 55)
 
 
-def _content(folder: Path, edition: Path = CONTENT, notes: Sequence[int] = NOTES) -> Path:
-    content = folder / "content"
-    shutil.copytree(edition, content)
-    for path in content.glob("*.md"):
-        if int(path.name.split("-")[0]) not in notes:
-            path.unlink()
-    return content
-
-
 def _booklet(content: Path, output: Path, cache: Path) -> Path:
     """The booklet built with `cache` as the cache: its PDF parts are that folder's own; the drawn formulas
     are the session's (hard links), since what is tested here is the parts, not the math."""
@@ -111,7 +101,7 @@ def _edit(content: Path, number: int, change: Any) -> None:
 def test_an_edit_lays_out_its_part_and_gives_the_bytes_of_a_cold_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    content, cache = _content(tmp_path), tmp_path / "cache"
+    content, cache = content_with(tmp_path, NOTES), tmp_path / "cache"
     laid_out = _parts_laid_out(monkeypatch)
     first = _booklet(content, tmp_path / "one", cache)
     assert laid_out == ["51"], "a first build lays its notes out together and cuts them where questions open pages"
@@ -138,7 +128,7 @@ def test_an_edit_that_moves_where_parts_begin_gives_the_bytes_of_a_cold_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Question 53 cut short: 54 follows on from it, so the two parts become one; then put back."""
-    content, cache = _content(tmp_path), tmp_path / "cache"
+    content, cache = content_with(tmp_path, NOTES), tmp_path / "cache"
     original = note_file(content, 53).read_text(encoding="utf-8")
     first = _booklet(content, tmp_path / "one", cache)
     _edit(content, 53, lambda text: text.split("## Key points", 1)[0] + _SHORT)
@@ -159,7 +149,7 @@ def test_an_edit_that_moves_where_parts_begin_gives_the_bytes_of_a_cold_build(
 
 def test_remembered_parts_laid_out_on_two_processes_give_the_bytes_of_one(tmp_path: Path) -> None:
     """A stylesheet change: every part the last build found is laid out again, on worker processes."""
-    content, cache = _content(tmp_path), tmp_path / "cache"
+    content, cache = content_with(tmp_path, NOTES), tmp_path / "cache"
     _booklet(content, tmp_path / "one", cache)
     (content / "templates").mkdir()
     stylesheet = (Path(booklet.__file__).parents[2] / "templates" / "booklet.css").read_text(encoding="utf-8")

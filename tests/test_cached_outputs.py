@@ -16,7 +16,7 @@ import pytest
 from generator import build as pipeline
 from generator import pdfengine
 from generator.writers import cards
-from tests.conftest import CONTENT, EPOCH, note_file
+from tests.conftest import EPOCH, content_with, note_file
 
 # Three short notes, two cards a sheet: two sheets (two cards, then one), and a short booklet (each question
 # opens a page; its parts are 56, then 57 and 58).
@@ -24,11 +24,7 @@ NOTES = (56, 57, 58)
 
 
 def _content(folder: Path) -> Path:
-    content = folder / "content"
-    shutil.copytree(CONTENT, content)
-    for path in content.glob("*.md"):
-        if int(path.name.split("-")[0]) not in NOTES:
-            path.unlink()
+    content = content_with(folder, NOTES)
     shutil.rmtree(content / "figures")
     return content
 

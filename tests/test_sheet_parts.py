@@ -22,7 +22,7 @@ from generator import pdfjoin, rendercache
 from generator.errors import Location
 from generator.model import Note
 from generator.writers import sheet as pdf_writer
-from tests.conftest import CONTENT, EPOCH
+from tests.conftest import EPOCH, content_with
 
 SMALL_PARTS = (("_PART_MIN", 4), ("_PART_SPREAD", 1), ("_PART_MAX", 4))
 
@@ -57,7 +57,7 @@ class FirstBuild:
 def first_build(tmp_path_factory: pytest.TempPathFactory) -> FirstBuild:
     """A copy of the content, its sheet built once in parts of four into an empty private cache."""
     folder = tmp_path_factory.mktemp("parts")
-    content = _copy_content(folder)
+    content = content_with(folder, NOTES)
     with pytest.MonkeyPatch.context() as patch:
         rendered = _small_parts(patch, folder / "cache")
         sheet = _sheet(content, folder / "build")
@@ -74,15 +74,6 @@ def small_parts(first_build: FirstBuild, monkeypatch: pytest.MonkeyPatch, tmp_pa
 # Nine of the shipped notes: parts of four make three parts (51-54, 55-58, 59), the last one short, and laying
 # them out takes 60 % of the whole deck's time.
 NOTES = range(51, 60)
-
-
-def _copy_content(folder: Path) -> Path:
-    content = folder / "content"
-    shutil.copytree(CONTENT, content)
-    for note in content.glob("*.md"):
-        if int(note.name.split("-")[0]) not in NOTES:
-            note.unlink()
-    return content
 
 
 def _sheet(content: Path, output: Path) -> Path:
@@ -120,7 +111,7 @@ def test_rebuild_renders_only_the_edited_part_and_forgets_the_old_one(
     assert small_parts == [], "an unchanged deck renders nothing"
 
     small_parts.clear()
-    content = _copy_content(tmp_path)  # a copy to edit; the cache knows notes by content, not by folder
+    content = content_with(tmp_path, NOTES)  # a copy to edit; the cache knows notes by content, not by folder
     note = next(content.glob("56-*.md"))
     note.write_text(
         note.read_text(encoding="utf-8").replace("## Key points\n", "## Key points\n\n- An added point.\n", 1)
