@@ -54,15 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
     private = Path(tempfile.mkdtemp(prefix="studykit-test-cache-"))
     for kind in ("math", "pdf", "notes", "fonts"):
         if (users / kind).is_dir():
-
-            def link(source: str, target: str) -> None:
-                try:
-                    os.link(source, target)
-                except OSError:
-                    shutil.copy2(source, target)
-
-            with contextlib.suppress(shutil.Error):  # a file removed while being copied: one entry fewer
-                shutil.copytree(users / kind, private / kind, copy_function=link, dirs_exist_ok=True)
+            _link_tree(users / kind, private / kind)
     os.environ["STUDYKIT_CACHE_DIR"] = str(private)
 
     def clean_up() -> None:
@@ -258,6 +250,34 @@ def content_with(folder: Path, notes: Collection[int], edition: Path = CONTENT) 
         if int(path.name.split("-")[0]) not in notes:
             path.unlink()
     return content
+
+
+@pytest.fixture
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache of the test's own, started as the session's (hard links), for a test that builds a shipped deck
+    with other notes or options.
+
+    A build forgets the cached parts of its deck that it did not use: in the session's cache, such a build
+    would make a later test lay out again what the session had (the whole Chinese deck: about 25 s).
+    """
+    cache = tmp_path / "own-cache"
+    _link_tree(Path(os.environ["STUDYKIT_CACHE_DIR"]), cache)
+    monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(cache))
+    return cache
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """`source` copied to `target` as hard links (a copy where a link cannot be made); cache files are replaced,
+    never written into, so the two stay independent."""
+
+    def link(source_file: str, target_file: str) -> None:
+        try:
+            os.link(source_file, target_file)
+        except OSError:
+            shutil.copy2(source_file, target_file)
+
+    with contextlib.suppress(shutil.Error):  # a file removed while being copied: one entry fewer
+        shutil.copytree(source, target, copy_function=link, dirs_exist_ok=True)
 
 
 def note_file(content: Path, number: int) -> Path:

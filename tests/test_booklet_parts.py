@@ -7,6 +7,7 @@ empty cache writes, also when the edit moves where the parts begin.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -59,8 +60,8 @@ def _whole(content: Path, target: Path) -> Path:
     return target
 
 
-# Five notes of the shipped deck: the booklet's parts are 51-53 and 54-55 (54 opens a page).
-NOTES = (51, 52, 53, 54, 55)
+# Three notes of the shipped deck: the booklet's parts are 52-53 and 54 (54 opens a page).
+NOTES = (52, 53, 54)
 
 
 def _booklet(content: Path, output: Path, cache: Path) -> Path:
@@ -93,29 +94,55 @@ def _parts_laid_out(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return laid_out
 
 
+@dataclasses.dataclass(frozen=True)
+class FirstBuild:
+    """The three notes' booklet built once from an empty cache, for every test here to start from."""
+
+    content: Path
+    cache: Path
+    digest: str
+    laid_out: tuple[str, ...]
+    parts: int
+
+    def copy(self, folder: Path) -> tuple[Path, Path]:
+        """A content folder and a cache of the test's own, as the first build left them (the cache's files
+        are hard links: a build replaces a cache file, never writes into one)."""
+        shutil.copytree(self.content, folder / "content")
+        shutil.copytree(self.cache, folder / "cache", copy_function=os.link)
+        return folder / "content", folder / "cache"
+
+
+@pytest.fixture(scope="module")
+def first_build(tmp_path_factory: pytest.TempPathFactory) -> FirstBuild:
+    folder = tmp_path_factory.mktemp("first-build")
+    content, cache = content_with(folder, NOTES), folder / "cache"
+    with pytest.MonkeyPatch.context() as patch:
+        laid_out = _parts_laid_out(patch)
+        path = _booklet(content, folder / "out", cache)
+    parts = len(sorted((cache / "pdf").glob("*+full-*.pdf")))
+    return FirstBuild(content, cache, _digest(path), tuple(laid_out), parts)
+
+
 def _edit(content: Path, number: int, change: Any) -> None:
     path = note_file(content, number)
     path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def test_an_edit_lays_out_its_part_and_gives_the_bytes_of_a_cold_build(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    first_build: FirstBuild, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    content, cache = content_with(tmp_path, NOTES), tmp_path / "cache"
+    assert first_build.laid_out == ("52",), (
+        "a first build lays its notes out together and cuts them where questions open pages"
+    )
+    assert first_build.parts == 4, "two parts, the contents and the page numbers"
+    content, cache = first_build.copy(tmp_path)
     laid_out = _parts_laid_out(monkeypatch)
-    first = _booklet(content, tmp_path / "one", cache)
-    assert laid_out == ["51"], "a first build lays its notes out together and cuts them where questions open pages"
-    parts = sorted((cache / "pdf").glob("*+full-*.pdf"))
-    assert len(parts) == 4, "two parts, the contents and the page numbers"
-
-    laid_out.clear()
-    assert _digest(_booklet(content, tmp_path / "two", cache)) == _digest(first)
+    assert _digest(_booklet(content, tmp_path / "two", cache)) == first_build.digest
     assert laid_out == [], "nothing changed: nothing laid out"
 
     _edit(content, 52, lambda text: text.rstrip("\n") + "\n\nOne more sentence at the end of the answer.\n")
-    laid_out.clear()
     edited = _booklet(content, tmp_path / "three", cache)
-    assert laid_out == ["51"], "only the part holding question 52 is laid out again"
+    assert laid_out == ["52"], "only the part holding question 52 is laid out again"
     assert "One more sentence at the end of the answer." in "".join(page.text for page in pdfread.read(edited))
     assert len(sorted((cache / "pdf").glob("*+full-*.pdf"))) == 4, "the edited part's old file left the cache"
     assert _digest(edited) == _digest(_booklet(content, tmp_path / "cold", tmp_path / "empty"))
@@ -125,17 +152,16 @@ _SHORT = "## Key points\n\n- A single point.\n\n## Full answer\n\nA short answer
 
 
 def test_an_edit_that_moves_where_parts_begin_gives_the_bytes_of_a_cold_build(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    first_build: FirstBuild, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Question 53 cut short: 54 follows on from it, so the two parts become one; then put back."""
-    content, cache = content_with(tmp_path, NOTES), tmp_path / "cache"
+    content, cache = first_build.copy(tmp_path)
     original = note_file(content, 53).read_text(encoding="utf-8")
-    first = _booklet(content, tmp_path / "one", cache)
     _edit(content, 53, lambda text: text.split("## Key points", 1)[0] + _SHORT)
     laid_out = _parts_laid_out(monkeypatch)
     shorter = _booklet(content, tmp_path / "two", cache)
     # The edited part, which now leaves room under 53; then with the part after it, which follows on.
-    assert laid_out == ["51", "51"]
+    assert laid_out == ["52", "52"]
     assert _digest(shorter) == _digest(_booklet(content, tmp_path / "cold", tmp_path / "empty"))
     answers = pdfread.read(shorter)[2:]
     assert any(re.search(r"(?m)^53\b", page.text) and re.search(r"(?m)^54\b", page.text) for page in answers), (
@@ -143,14 +169,14 @@ def test_an_edit_that_moves_where_parts_begin_gives_the_bytes_of_a_cold_build(
     )
 
     note_file(content, 53).write_text(original, encoding="utf-8")
-    laid_out.clear()
-    assert _digest(_booklet(content, tmp_path / "three", cache)) == _digest(first)
+    assert _digest(_booklet(content, tmp_path / "three", cache)) == first_build.digest
 
 
-def test_remembered_parts_laid_out_on_two_processes_give_the_bytes_of_one(tmp_path: Path) -> None:
+def test_remembered_parts_laid_out_on_two_processes_give_the_bytes_of_one(
+    first_build: FirstBuild, tmp_path: Path
+) -> None:
     """A stylesheet change: every part the last build found is laid out again, on worker processes."""
-    content, cache = content_with(tmp_path, NOTES), tmp_path / "cache"
-    _booklet(content, tmp_path / "one", cache)
+    content, cache = first_build.copy(tmp_path)
     (content / "templates").mkdir()
     stylesheet = (Path(booklet.__file__).parents[2] / "templates" / "booklet.css").read_text(encoding="utf-8")
     (content / "templates" / "booklet.css").write_text(stylesheet.replace("#132a57", "#132a58"), encoding="utf-8")
