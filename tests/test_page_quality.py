@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,27 +122,34 @@ def test_the_dark_scheme_changes_colours_only(outputs: dict[str, Path]) -> None:
 
 
 @pytest.fixture(scope="module")
-def axe_results(browser: Any, outputs: dict[str, Path]) -> dict[tuple[str, str], Any]:
-    """axe run on the page in each colour scheme and viewport, the four runs at once (one renderer process each).
-
-    Light: every rule. Dark: the colour rules (test_the_dark_scheme_changes_colours_only says why that is enough).
-    """
-    tabs = {
+def tabs(browser: Any, outputs: dict[str, Path]) -> Iterator[dict[tuple[str, str], Any]]:
+    """The page open in each colour scheme and viewport, loaded once for every check below that only reads it
+    (axe, the overflow, the screenshots, the code blocks' focus): a load of the page costs more than most checks."""
+    opened = {
         (scheme, name): _open(browser, outputs["html"], scheme, viewport)
         for scheme in SCHEMES
         for name, viewport in VIEWPORTS.items()
     }
     try:
-        for (scheme, _), tab in tabs.items():
-            tab.add_script_tag(path=str(AXE_JS))
-            options = {"resultTypes": ["violations"]}
-            if scheme == "dark":
-                options["runOnly"] = {"type": "rule", "values": COLOUR_RULES}
-            tab.evaluate("options => { window.axeRun = axe.run(document, options); }", options)
-        return {key: tab.evaluate("async () => await window.axeRun") for key, tab in tabs.items()}
+        yield opened
     finally:
-        for tab in tabs.values():
+        for tab in opened.values():
             tab.context.close()
+
+
+@pytest.fixture(scope="module")
+def axe_results(tabs: dict[tuple[str, str], Any]) -> dict[tuple[str, str], Any]:
+    """axe run on the page in each colour scheme and viewport, the four runs at once (one renderer process each).
+
+    Light: every rule. Dark: the colour rules (test_the_dark_scheme_changes_colours_only says why that is enough).
+    """
+    for (scheme, _), tab in tabs.items():
+        tab.add_script_tag(path=str(AXE_JS))
+        options = {"resultTypes": ["violations"]}
+        if scheme == "dark":
+            options["runOnly"] = {"type": "rule", "values": COLOUR_RULES}
+        tab.evaluate("options => { window.axeRun = axe.run(document, options); }", options)
+    return {key: tab.evaluate("async () => await window.axeRun") for key, tab in tabs.items()}
 
 
 @needs_chromium
@@ -160,21 +168,18 @@ def test_axe_finds_no_serious_violation(axe_results: dict[tuple[str, str], Any],
 
 
 @needs_chromium
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_no_horizontal_overflow_on_a_phone(browser: Any, outputs: dict[str, Path], scheme: str) -> None:
-    tab = _open(browser, outputs["html"], scheme, PHONE)
-    try:
-        width = tab.evaluate("document.documentElement.scrollWidth")
-        culprits = tab.evaluate(
-            """limit => Array.from(document.querySelectorAll('body *'))
-                .filter(e => e.getBoundingClientRect().right > limit + 1)
-                .filter(e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
-                    if (getComputedStyle(a).overflowX !== 'visible') return false; } return true; })
-                .slice(0, 10).map(e => e.outerHTML.slice(0, 160))""",
-            PHONE_WIDTH,
-        )
-    finally:
-        tab.context.close()
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_no_horizontal_overflow_on_a_phone(tabs: dict[tuple[str, str], Any], scheme: str) -> None:
+    tab = tabs[scheme, "phone"]
+    width = tab.evaluate("document.documentElement.scrollWidth")
+    culprits = tab.evaluate(
+        """limit => Array.from(document.querySelectorAll('body *'))
+            .filter(e => e.getBoundingClientRect().right > limit + 1)
+            .filter(e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+                if (getComputedStyle(a).overflowX !== 'visible') return false; } return true; })
+            .slice(0, 10).map(e => e.outerHTML.slice(0, 160))""",
+        PHONE_WIDTH,
+    )
     assert width <= PHONE_WIDTH, f"page is {width} px wide on a {PHONE_WIDTH} px phone; too wide: {culprits}"
 
 
@@ -198,29 +203,23 @@ def test_contents_start_closed_on_a_phone_and_open_on_a_desktop(browser: Any, ou
 
 
 @needs_chromium
-def test_a_code_block_that_scrolls_takes_keyboard_focus(browser: Any, outputs: dict[str, Path]) -> None:
-    tab = _open(browser, outputs["html"], "light", PHONE)
-    try:
-        state = tab.eval_on_selector_all(
-            ".highlight",
-            "els => els.map(e => [e.scrollWidth > e.clientWidth + 1, e.getAttribute('tabindex')])",
-        )
-    finally:
-        tab.context.close()
+def test_a_code_block_that_scrolls_takes_keyboard_focus(tabs: dict[tuple[str, str], Any]) -> None:
+    state = tabs["light", "phone"].eval_on_selector_all(
+        ".highlight",
+        "els => els.map(e => [e.scrollWidth > e.clientWidth + 1, e.getAttribute('tabindex')])",
+    )
     assert any(scrolls for scrolls, _ in state), "expected some code to be wider than a phone"
     assert all((tabindex == "0") == scrolls for scrolls, tabindex in state), state
 
 
 @needs_chromium
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_screenshot(browser: Any, outputs: dict[str, Path], scheme: str, viewport: dict[str, int]) -> None:
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_screenshot(tabs: dict[tuple[str, str], Any], scheme: str, viewport: str) -> None:
     """A picture for a person to look at, saved under tests/artifacts/page/ (git-ignored)."""
-    tab = _open(browser, outputs["html"], scheme, viewport)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    target = ARTIFACTS / f"page-{scheme}-{viewport['width']}.png"
-    try:
-        tab.screenshot(path=str(target))
-    finally:
-        tab.context.close()
+    target = ARTIFACTS / f"page-{scheme}-{VIEWPORTS[viewport]['width']}.png"
+    tab = tabs[scheme, viewport]
+    tab.evaluate("window.scrollTo(0, 0)")  # axe's contrast check scrolls to what it looks at
+    tab.screenshot(path=str(target))
     assert target.stat().st_size > 10_000
