@@ -60,6 +60,21 @@ def _whole(content: Path, target: Path) -> Path:
     return target
 
 
+def assert_page_for_page(parted: Path, content: Path, whole_target: Path) -> None:
+    """The booklet `parted` (laid out in parts and joined) has, page for page, the characters where the booklet
+    laid out whole as one document has them, and its contents link to every question where the whole one's do."""
+    whole = _whole(content, whole_target)
+    parted_pages, whole_pages = _placed_characters(parted), _placed_characters(whole)
+    assert len(parted_pages) == len(whole_pages)
+    for number, (ours, theirs) in enumerate(zip(parted_pages, whole_pages, strict=True), start=1):
+        assert ours == theirs, f"page {number}: {sorted(set(ours) ^ set(theirs))[:10]}"
+    questions = [f"q{note.number}" for note in pipeline.check(content).deck.notes]
+    links = _contents_links(parted)
+    assert links == _contents_links(whole)
+    assert list(dict.fromkeys(links)) == questions
+    assert _destinations(parted) == _destinations(whole)
+
+
 # Three notes of the shipped deck: the booklet's parts are 52-53 and 54 (54 opens a page).
 NOTES = (52, 53, 54)
 
@@ -100,6 +115,7 @@ class FirstBuild:
 
     content: Path
     cache: Path
+    booklet: Path
     digest: str
     laid_out: tuple[str, ...]
     parts: int
@@ -120,7 +136,12 @@ def first_build(tmp_path_factory: pytest.TempPathFactory) -> FirstBuild:
         laid_out = _parts_laid_out(patch)
         path = _booklet(content, folder / "out", cache)
     parts = len(sorted((cache / "pdf").glob("*+full-*.pdf")))
-    return FirstBuild(content, cache, _digest(path), tuple(laid_out), parts)
+    return FirstBuild(content, cache, path, _digest(path), tuple(laid_out), parts)
+
+
+def test_parts_joined_are_the_whole_booklet_page_for_page(first_build: FirstBuild, tmp_path: Path) -> None:
+    """The English edition; tests/test_booklet_page_for_page.py checks the Chinese one."""
+    assert_page_for_page(first_build.booklet, first_build.content, tmp_path / "whole.pdf")
 
 
 def _edit(content: Path, number: int, change: Any) -> None:
