@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import shutil
@@ -11,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pdfplumber
 import pytest
+from pdfplumber.utils import extract_text, extract_words
 from pypdf import PdfReader
 
 from generator import build as pipeline
@@ -81,33 +82,44 @@ def sheet_read(sheet: tuple[pipeline.BuildReport, Path], background: Background)
     return read
 
 
+def _within(chars: list[dict[str, Any]], x0: float, top: float, x1: float, bottom: float) -> list[dict[str, Any]]:
+    """The characters that reach into the box, as pdfplumber's `crop` keeps them."""
+    return [c for c in chars if c["x1"] > x0 and c["x0"] < x1 and c["bottom"] > top and c["top"] < bottom]
+
+
+def words_of(chars: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The characters grouped into words as pdfplumber groups them; a formula's TeX (the text layer, in the
+    monospaced font) is a word apart from the text around it."""
+    words: list[dict[str, Any]] = extract_words(chars, extra_attrs=["fontname"])
+    return words
+
+
 def read_sheet(path: Path) -> SheetRead:
-    """The sheet read once with pdfplumber (slow): its words, its text, each page's header and footer."""
+    """The sheet read once (with PDFium, tests/pdfread.py; words and lines as pdfplumber groups them): its
+    words, its text, each page's header and footer."""
     found: list[dict[str, Any]] = []
     parts: list[str] = []
     pages: list[SheetPage] = []
-    with pdfplumber.open(path) as pdf:
-        for number, page in enumerate(pdf.pages, start=1):
-            middle = page.width / 2
-            for column, box in enumerate(
-                ((0, BAND, middle, page.height - BAND), (middle, BAND, page.width, page.height - BAND))
-            ):
-                for word in page.crop(box, strict=False).extract_words():
-                    found.append({"page": number, "column": column, **word})
-            for box in ((0, 0, middle, page.height), (middle, 0, page.width, page.height)):
-                parts.append(page.crop(box).extract_text() or "")
-            header = page.crop((0, 0, page.width, BAND)).extract_text() or ""
-            footer = page.crop((0, page.height - BAND, page.width, page.height)).extract_text() or ""
-            # The credit beside the page number wraps onto two lines: the corner is read word by word.
-            corner = page.crop((page.width * 0.8, page.height - BAND, page.width, page.height)).extract_words()
-            pages.append(
-                SheetPage(
-                    header=" ".join(header.split()),
-                    footer=" ".join(footer.split()),
-                    corner=" ".join(w["text"] for w in sorted(corner, key=lambda w: w["x0"])),
-                    images=len(page.images),
-                )
+    for page in pdfread.read(path, graphics=True):
+        chars = [dict(char, upright=True, doctop=char["top"]) for char in page.chars]
+        within = functools.partial(_within, chars)
+        middle = page.width / 2
+        for column, (x0, x1) in enumerate(((0, middle), (middle, page.width))):
+            for word in words_of(within(x0, BAND, x1, page.height - BAND)):
+                found.append({"page": page.page_number, "column": column, **word})
+            parts.append(extract_text(within(x0, 0, x1, page.height)))
+        header = extract_text(within(0, 0, page.width, BAND))
+        footer = extract_text(within(0, page.height - BAND, page.width, page.height))
+        # The credit beside the page number wraps onto two lines: the corner is read word by word.
+        corner = words_of(within(page.width * 0.8, page.height - BAND, page.width, page.height))
+        pages.append(
+            SheetPage(
+                header=" ".join(header.split()),
+                footer=" ".join(footer.split()),
+                corner=" ".join(w["text"] for w in sorted(corner, key=lambda w: w["x0"])),
+                images=sum(1 for drawn in page.graphics if drawn["kind"] == "image"),
             )
+        )
     return SheetRead(found, "\n".join(parts), pages)
 
 
