@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pdfplumber
 import pytest
+from pdfplumber.utils import extract_words
 from pypdf import PdfReader
 
 from generator import build as pipeline
@@ -24,6 +24,7 @@ from generator.errors import BuildFailed
 from generator.markup import MATH_SPAN
 from generator.model import Note
 from generator.writers import cards
+from tests import pdfread
 from tests.conftest import CONTENT, Background
 from tests.test_cheatsheet import assert_fonts_embedded
 
@@ -77,38 +78,44 @@ def _edges(values: list[float]) -> list[float]:
 
 
 def read_sheets(path: Path) -> list[Sheet]:
+    """Every sheet read back (with PDFium, tests/pdfread.py; words grouped as pdfplumber groups them)."""
     sheets = []
-    with pdfplumber.open(path) as pdf:
-        for number, page in enumerate(pdf.pages, start=1):
-            thin, long = cards.MARK_WIDTH_MM * MM, cards.MARK_LENGTH_MM * MM
-            hairlines = [
-                rect
-                for rect in page.rects
-                if sorted((rect["width"], rect["height"])) == pytest.approx([thin, long], abs=0.2)
-            ]
-            # A cut mark has a partner across the corner it marks; a hairline drawn on a card (a fraction bar
-            # of a key formula can have a mark's size) has none.
-            marks = [rect for rect in hairlines if any(_partners(rect, other) for other in hairlines)]
-            # A vertical mark lies on a card's left or right edge, a horizontal one on its top or bottom edge.
-            xs = _edges([(m["x0"] + m["x1"]) / 2 for m in marks if m["height"] > m["width"]])
-            ys = _edges([(m["top"] + m["bottom"]) / 2 for m in marks if m["width"] > m["height"]])
-            assert len(xs) % 2 == 0 and len(ys) % 2 == 0, (number, xs, ys)
-            candidates = [
-                Box(xs[i], ys[j], xs[i + 1], ys[j + 1]) for j in range(0, len(ys), 2) for i in range(0, len(xs), 2)
-            ]
-            # A card is a box with a mark at each of its four corners.
-            boxes = [box for box in candidates if _marked(box, marks)]
-            sheets.append(
-                Sheet(
-                    number=number,
-                    width=float(page.width),
-                    height=float(page.height),
-                    marks=marks,
-                    boxes=boxes,
-                    words=page.extract_words(extra_attrs=["size"]),
-                    chars=[c for c in page.chars if c["text"].strip()],
-                )
+    for page in pdfread.read(path, graphics=True):
+        thin, long = cards.MARK_WIDTH_MM * MM, cards.MARK_LENGTH_MM * MM
+        drawn = [
+            dict(shape, width=shape["x1"] - shape["x0"], height=shape["bottom"] - shape["top"])
+            for shape in page.graphics
+            if shape["kind"] == "path"
+        ]
+        hairlines = [
+            shape
+            for shape in drawn
+            if sorted((shape["width"], shape["height"])) == pytest.approx([thin, long], abs=0.2)
+        ]
+        # A cut mark has a partner across the corner it marks; a hairline drawn on a card (a fraction bar
+        # of a key formula can have a mark's size) has none.
+        marks = [rect for rect in hairlines if any(_partners(rect, other) for other in hairlines)]
+        # A vertical mark lies on a card's left or right edge, a horizontal one on its top or bottom edge.
+        xs = _edges([(m["x0"] + m["x1"]) / 2 for m in marks if m["height"] > m["width"]])
+        ys = _edges([(m["top"] + m["bottom"]) / 2 for m in marks if m["width"] > m["height"]])
+        assert len(xs) % 2 == 0 and len(ys) % 2 == 0, (page.page_number, xs, ys)
+        candidates = [
+            Box(xs[i], ys[j], xs[i + 1], ys[j + 1]) for j in range(0, len(ys), 2) for i in range(0, len(xs), 2)
+        ]
+        # A card is a box with a mark at each of its four corners.
+        boxes = [box for box in candidates if _marked(box, marks)]
+        chars = [dict(char, upright=True, doctop=char["top"]) for char in page.chars]
+        sheets.append(
+            Sheet(
+                number=page.page_number,
+                width=float(page.width),
+                height=float(page.height),
+                marks=marks,
+                boxes=boxes,
+                words=extract_words(chars, extra_attrs=["size"]),
+                chars=[c for c in chars if c["text"].strip()],
             )
+        )
     return sheets
 
 
