@@ -15,18 +15,18 @@ import re
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pdfplumber
 import pytest
+from pdfplumber.utils import extract_words
 from pypdf import PdfReader
 
 from generator import build as pipeline
 from generator.context import BuildOptions
 from generator.writers import anki as anki_writer
 from generator.writers import sheet as pdf_writer
+from tests import pdfread
 from tests.conftest import CONTENT, Background
 
 FIGURES_DIR = CONTENT / "figures"
@@ -160,15 +160,17 @@ def test_figure_is_in_the_anki_media(name: str, outputs: dict[str, Path]) -> Non
 
 
 @pytest.fixture(scope="module")
-def sheet_pages(outputs: dict[str, Path]) -> Iterator[list[tuple[Any, list[dict[str, Any]]]]]:
-    """The cheat sheet opened once with pdfplumber (slow on pages full of figure paths): each page and its words."""
-    with pdfplumber.open(outputs["pdf"]) as pdf:
-        yield [(page, page.extract_words()) for page in pdf.pages]
+def sheet_pages(outputs: dict[str, Path]) -> list[tuple[pdfread.Page, list[dict[str, Any]]]]:
+    """The cheat sheet read once with PDFium (tests/pdfread.py), paths too: each page and its words."""
+    return [
+        (page, extract_words([dict(char, upright=True, doctop=char["top"]) for char in page.chars]))
+        for page in pdfread.read(outputs["pdf"], graphics=True)
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(FIGURES))
 def test_figure_is_in_the_cheat_sheet(
-    name: str, built: pipeline.BuildReport, sheet_pages: list[tuple[Any, list[dict[str, Any]]]]
+    name: str, built: pipeline.BuildReport, sheet_pages: list[tuple[pdfread.Page, list[dict[str, Any]]]]
 ) -> None:
     document = pdf_writer.html_of(built.deck, pipeline.context_for(built.deck, BuildOptions(CONTENT)))
     article = re.search(rf'<article class="note" id="q{FIGURES[name]}".*?</article>', document, re.DOTALL)
@@ -185,10 +187,19 @@ def test_figure_is_in_the_cheat_sheet(
             first = found[starts[0]]
             middle = page.width / 2
             left, right = (0, middle) if first["x0"] < middle else (middle, page.width)
-            region = page.crop((left, max(0, first["top"] - 140), right, first["top"] - 2))
-            drawn = len(region.curves) + len(region.rects) + len(region.lines)
-            assert drawn >= 50, f"{name}: only {drawn} vector objects above its caption in the PDF"
-            assert not region.chars, f"{name}: text instead of the figure: {region.extract_text()!r}"
+            top, bottom = max(0, first["top"] - 140), first["top"] - 2
+            drawn = [
+                shape
+                for shape in page.graphics
+                if shape["kind"] == "path"
+                and shape["x1"] > left
+                and shape["x0"] < right
+                and shape["bottom"] > top
+                and shape["top"] < bottom
+            ]
+            assert len(drawn) >= 50, f"{name}: only {len(drawn)} vector objects above its caption in the PDF"
+            text = page.text_within(left, top, right, bottom)
+            assert not text, f"{name}: text instead of the figure: {text!r}"
             break
     else:
         pytest.fail(f"{name}: caption {' '.join(words)!r} not found in the PDF")
