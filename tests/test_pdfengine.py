@@ -6,6 +6,8 @@ import importlib
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from generator import fragments, pdfengine, pdfjoin
 
@@ -124,3 +126,59 @@ def test_page_references_built_once_give_the_bytes_of_pydyf(tmp_path: Path, monk
     assert pdfengine.write_atomically(document, base, roots, str(tmp_path / "plain.pdf"), options) is None
     assert (pdfjoin.pages_in(tmp_path / "plain.pdf") or 0) >= 3, "one page: every element is on the first"
     assert (tmp_path / "kept.pdf").read_bytes() == (tmp_path / "plain.pdf").read_bytes()
+
+
+_NUMBERS = st.one_of(
+    st.integers(-5, 5),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.1, 1e-300, 1e300]),
+)
+_ROWS = st.lists(_NUMBERS, min_size=3, max_size=3)
+
+
+@given(left=st.lists(_ROWS, min_size=1, max_size=3), right=st.lists(_ROWS, min_size=3, max_size=3))
+@example(left=[[1.0, 1e16, -1e16]], right=[[1, 0, 0], [1, 0, 0], [1, 0, 0]])  # summed in another order: 1.0, not 0.0
+def test_matrix_products_are_weasyprints_to_the_last_bit(left: list[list[float]], right: list[list[float]]) -> None:
+    matrix = importlib.import_module("weasyprint.matrix").Matrix
+    original = getattr(matrix.__matmul__, "__wrapped__", None)
+    assert original is not None, "the faster product is not installed: WeasyPrint's matrices changed shape"
+    fast, plain = matrix(matrix=left) @ matrix(matrix=right), original(matrix(matrix=left), matrix(matrix=right))
+    assert type(fast) is type(plain)
+    assert repr(fast) == repr(plain)  # repr tells -0.0 from 0.0, and an int from a float
+
+
+_URLS = [
+    "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciLz4=",
+    "  spaced.svg  ",
+    "a b.svg",
+    "'quoted.svg'",
+    '"double.svg"',
+    "esc\\)aped.svg",
+    "bad(url.svg",
+    "tab\there.svg",
+    "ctrl\x01.svg",
+    "form\x0cfeed\r.svg",
+    "",
+    "fig.svg) no-repeat, url(other.svg",
+]
+
+
+@pytest.mark.parametrize("url", _URLS)
+@pytest.mark.parametrize("closed", [True, False])
+def test_css_urls_read_as_tinycss2_reads_them(url: str, closed: bool) -> None:
+    """Each `url(...)` tokenizes to what tinycss2's own character-by-character reading gives, the error included."""
+    tokenizer = importlib.import_module("tinycss2.tokenizer")
+    css = f"background: url({url}{')' if closed else ''}) 0 0 / 100% no-repeat; color: red"
+    fast = tokenizer.parse_component_value_list(css)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(tokenizer, "_consume_url", tokenizer._consume_url.__wrapped__)
+        patched.setattr(tokenizer, "serialize_url", tokenizer.serialize_url.__wrapped__)
+        plain = tokenizer.parse_component_value_list(css)
+    assert [(type(token), getattr(token, "value", None), token.serialize()) for token in fast] == [
+        (type(token), getattr(token, "value", None), token.serialize()) for token in plain
+    ]
+
+
+@given(st.text(alphabet=st.sampled_from("ab/:;,=+ \t\n\r\x0c\x00\x01\x7f\\\"'()é"), max_size=24))
+def test_any_css_url_reads_as_tinycss2_reads_it(url: str) -> None:
+    test_css_urls_read_as_tinycss2_reads_them(url, True)
