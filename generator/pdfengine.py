@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -120,6 +121,264 @@ def _memoize_svg_paths() -> None:
 _MAX_RECORDED_PATHS = 50_000
 _PLAIN_PATH = re.compile(r"[\d\s.,+\-eEachlmqstvzACHLMQSTVZ]*")
 _memoize_svg_paths()
+
+
+def _memoize_formulas() -> None:
+    """Draw each distinct formula once per process, then replay its PDF operators, at any size.
+
+    A formula is an SVG data URI drawn as a box's background, and the same formula is drawn in the booklet's key
+    points and answer, the cheat sheet and the flashcards (each at its own type size): two draws in three, in a
+    build of every output. Walking the SVG tree costs ~7 ms a formula even with its paths replayed (a new class per
+    `<use>`, a matrix product per transform), a sixth of a booklet's drawing.
+
+    What a drawing appends depends on the SVG alone, but for the root's own transform, which scales its viewBox to
+    the box: so that transform is worked out afresh for each draw (by WeasyPrint's own code, on a scratch stream)
+    and the rest replayed. Only an SVG whose drawing touches nothing but the operators of the stream it is drawn
+    into (and its opacity states) is replayed: plain shapes and `<use>`, no text (glyphs are recorded in the
+    document's fonts), images, gradients, patterns, masks, clips, filters or styles; with a viewBox (without one,
+    percentages follow the box's size); and drawn on a stream in its starting state (a group of its own, as a
+    background is), since an operator that sets the colour or opacity already set is left out.
+    """
+    import importlib
+
+    weasy_images = importlib.import_module("weasyprint.images")
+    weasy_svg = importlib.import_module("weasyprint.svg")
+    svg_class: Any = getattr(weasy_images, "SVGImage", None)
+    draw: Callable[..., None] | None = getattr(svg_class, "draw", None)
+    svg_tag: Callable[[Any, Any, float], None] | None = weasy_svg.TAGS.get("svg")
+    size: Callable[..., float] | None = getattr(weasy_svg, "size", None)
+    if draw is None or svg_tag is None or size is None:
+        return  # another WeasyPrint layout: draw as it does
+
+    # (operators before the root's own transform, those after it, opacity states), by data URI. Those after it are
+    # kept joined as one item of the stream: pydyf joins a stream's items with newlines, so one item holding them
+    # joined by newlines writes the same bytes, in a thousandth of the memory of a thousand items. (WeasyPrint only
+    # compares a stream's last item with `q` or `ET` otherwise, and a drawing ends with `Q`.)
+    recorded: dict[str, tuple[list[Any], list[Any], dict[str, dict[str, Any]]]] = {}
+    replayable: dict[str, bool] = {}
+    recorded_bytes = 0
+
+    def root_transform(svg: Any, stream: Any, width: float, height: float) -> list[Any]:
+        """The operators the root element's own drawing appends at this size (its position and viewBox scale)."""
+        scratch = stream.clone(extra=None)
+        svg.stream = scratch
+        svg.tree.set_svg_size(svg, width, height)
+        font_size = size(svg.tree.get("font-size", "1em"), size("12pt"), size("12pt"))
+        svg_tag(svg, svg.tree, font_size)
+        return list(scratch.stream)
+
+    def replayed(image: Any, stream: Any, width: float, height: float, style: Any) -> None:
+        nonlocal recorded_bytes
+        assert draw is not None
+        url = getattr(image, "_base_url", None)
+        svg = getattr(image, "_svg", None)
+        if _interrupted or not isinstance(url, str) or svg is None or not _starting_state(stream):
+            draw(image, stream, width, height, style)
+            return
+        if (hit := recorded.get(url)) is not None:
+            before, after, states = hit
+            stream.stream.extend(before)
+            stream.stream.extend(root_transform(svg, stream, width, height))
+            stream.stream.extend(after)
+            extended = stream._resources["ExtGState"]
+            for name, state in states.items():
+                if name not in extended:
+                    extended[name] = type(extended)(state)
+            return
+        if not replayable.setdefault(url, url.startswith("data:") and _plain_svg(svg.tree)):
+            draw(image, stream, width, height, style)
+            return
+        start = len(stream.stream)
+        resources = {name: len(value) for name, value in stream._resources.items() if isinstance(value, dict)}
+        depth, ctm = len(stream._ctm_stack), list(stream.ctm)
+        draw(image, stream, width, height, style)
+        if _interrupted:
+            return  # WeasyPrint swallowed the interrupt: the drawing stopped half way
+        operators = stream.stream[start:]
+        extended = stream._resources["ExtGState"]
+        added = list(extended)[resources.get("ExtGState", 0) :]
+        unchanged = all(
+            len(value) == resources.get(name)
+            for name, value in stream._resources.items()
+            if isinstance(value, dict)
+            if name != "ExtGState"
+        )
+        opacity_only = all(set(extended[name]) <= {"ca", "CA"} for name in added)
+        balanced = len(stream._ctm_stack) == depth and list(stream.ctm) == ctm
+        if not (unchanged and opacity_only and balanced and _starting_state(stream)):
+            replayable[url] = False
+            return
+        # Where the root's transform lies: right after the root's `q` (a root with a transform of its own is not plain).
+        root = root_transform(svg, stream, width, height)
+        at = next((index for index in range(3) if operators[index : index + len(root)] == root), None)
+        if at is None or not root:
+            replayable[url] = False
+            return
+        if recorded_bytes > _MAX_RECORDED_FORMULA_BYTES:
+            recorded.clear()
+            recorded_bytes = 0
+        after = operators[at + len(root) :]
+        if after and all(isinstance(operator, bytes) for operator in after) and after[-1] not in (b"q", b"ET"):
+            after = [b"\n".join(after)]
+        recorded_bytes += sum(len(operator) + 64 for operator in after if isinstance(operator, bytes))
+        states = {name: dict(extended[name]) for name in added}
+        recorded[url] = (operators[:at], after, states)
+
+    # The drawing it stands for, as `__wrapped__` (the tests compare the two).
+    svg_class.draw = functools.wraps(draw)(replayed)
+
+
+# The elements a replayed formula may hold (MathJax draws glyphs as paths placed by <use>, bars as rects).
+_PLAIN_SVG_TAGS = frozenset({"svg", "g", "defs", "path", "use", "rect", "line", "polyline", "polygon", "title", "desc"})
+# Attributes that draw into other objects (groups, clips, masks) or depend on more than the SVG.
+_UNPLAIN_ATTRIBUTES = frozenset(
+    {
+        "style",
+        "class",
+        "clip-path",
+        "mask",
+        "filter",
+        "marker-start",
+        "marker-mid",
+        "marker-end",
+        "marker",
+        "transform-origin",
+    }
+)
+# Operators kept for replay, at most: a formula is ~10-30 KB of them.
+_MAX_RECORDED_FORMULA_BYTES = 48 * 1024 * 1024
+
+
+def _plain_svg(tree: Any) -> bool:
+    """Whether the SVG holds only plain shapes and `<use>` of them, and has a viewBox (see `_memoize_formulas`)."""
+    root = getattr(tree, "_etree_node", None)
+    if root is None or not tree.get("viewBox") or tree.get("transform") is not None:
+        return False
+    for element in root.iter():
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if tag.rpartition("}")[2] not in _PLAIN_SVG_TAGS or _UNPLAIN_ATTRIBUTES.intersection(element.attrib):
+            return False
+        if any(str(value).lstrip().startswith("url(") for value in element.attrib.values()):
+            return False  # a paint server (gradient, pattern)
+    return True
+
+
+def _starting_state(stream: Any) -> bool:
+    """No colour, opacity or font set on the stream: what a drawing appends does not depend on what came before."""
+    return all(
+        getattr(stream, name, None) is None
+        for name in (
+            "_current_color",
+            "_current_color_stroke",
+            "_current_alpha",
+            "_current_alpha_stroke",
+            "_current_font",
+        )
+    )
+
+
+_memoize_formulas()
+
+
+def _memoize_page_references() -> None:
+    """Build a PDF's list of page references once per page count, not once per tagged element.
+
+    pydyf makes the tuple afresh on every read of `page_references`, and WeasyPrint's tagging (PDF/UA) reads it for
+    every marked element: on a twenty-page part, a tuple of twenty for each of thousands of elements, a few per cent
+    of writing the PDF. Pages are only ever appended (`add_page`), so the tuple for a given count never changes.
+    """
+    import importlib
+
+    pydyf = importlib.import_module("pydyf")  # WeasyPrint's PDF writer
+    prop = getattr(pydyf.PDF, "page_references", None)
+    compute = prop.fget if isinstance(prop, property) else None
+    if compute is None:
+        return
+
+    def page_references(pdf: Any) -> Any:
+        kids = pdf.pages["Kids"]
+        cached = pdf.__dict__.get("_studykit_page_references")
+        if cached is None or cached[0] is not kids or cached[1] != len(kids):
+            cached = (kids, len(kids), compute(pdf))
+            pdf.__dict__["_studykit_page_references"] = cached
+        return cached[2]
+
+    pydyf.PDF.page_references = property(functools.wraps(compute)(page_references))  # `__wrapped__`: pydyf's own
+
+
+_memoize_page_references()
+
+
+def _faster_matrix_products() -> None:
+    """Multiply WeasyPrint's 3x3 matrices without a generator per entry: the same products summed in the same order.
+
+    Every transform on a PDF stream (each glyph of a formula is placed by one) multiplies two matrices, and the
+    library's product builds nine generators to do it: a few per cent of a build. `sum` over a tuple adds the same
+    terms, from the same start, as `sum` over the generator, so the floats are the same to the last bit.
+    """
+    import importlib
+
+    matrix_class: Any = getattr(importlib.import_module("weasyprint.matrix"), "Matrix", None)
+    if matrix_class is None or "__matmul__" not in vars(matrix_class):
+        return
+    original = matrix_class.__matmul__
+
+    def product(self: Any, other: Any) -> Any:
+        assert len(self[0]) == len(other) == len(other[0]) == 3
+        first, second, third = other[0], other[1], other[2]
+        return matrix_class(
+            matrix=[
+                [
+                    sum((row[0] * first[0], row[1] * second[0], row[2] * third[0])),
+                    sum((row[0] * first[1], row[1] * second[1], row[2] * third[1])),
+                    sum((row[0] * first[2], row[1] * second[2], row[2] * third[2])),
+                ]
+                for row in self
+            ]
+        )
+
+    matrix_class.__matmul__ = functools.wraps(original)(product)
+
+
+_faster_matrix_products()
+
+
+def _faster_css_urls() -> None:
+    """Read a CSS `url(...)` without quotes or escapes in one regular-expression match, not a character at a time.
+
+    Each formula is a box whose style attribute holds its SVG as a data URI of ~10 KB, and tinycss2 (WeasyPrint's
+    CSS parser) reads and then re-escapes such a URL one character at a time in Python: a twentieth of a build.
+    A URL the fast path does not take whole (whitespace, a quote, an escape, a bracket, a control character) goes
+    to tinycss2's own code, and so does the re-escaping of one holding a character it escapes.
+    """
+    import importlib
+
+    tokenizer: Any = importlib.import_module("tinycss2.tokenizer")
+    consume: Callable[[str, int], tuple[str | None, int, Any]] | None = getattr(tokenizer, "_consume_url", None)
+    serialize: Callable[[str], str] | None = getattr(tokenizer, "serialize_url", None)
+    if consume is None or serialize is None:
+        return
+
+    def consume_url(css: str, pos: int) -> tuple[str | None, int, Any]:
+        assert consume is not None
+        if (plain := _PLAIN_URL.match(css, pos)) is not None:
+            return plain.group(1), plain.end(), None
+        return consume(css, pos)
+
+    def serialize_url(value: str) -> str:
+        assert serialize is not None
+        return serialize(value) if _ESCAPED_IN_URL.search(value) else value
+
+    tokenizer._consume_url = functools.wraps(consume)(consume_url)
+    tokenizer.serialize_url = functools.wraps(serialize)(serialize_url)
+
+
+# After `url(`: whitespace, then characters tinycss2 takes as they are (not whitespace, a quote, a bracket, a
+# backslash or a non-printable character), then `)` at once.
+_PLAIN_URL = re.compile(r"[ \n\t]*([^\"'()\\ \n\t\x00-\x08\x0b\x0e-\x1f\x7f]+)\)")
+# The characters tinycss2's serialize_url escapes.
+_ESCAPED_IN_URL = re.compile(r"[\"'\\ \t\n\r\f()]")
+_faster_css_urls()
 
 
 NAME = "weasyprint"

@@ -102,7 +102,7 @@ def _parts_laid_out(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     real = pdfengine.layout
 
     def layout(document: str, *arguments: Any) -> Any:
-        laid_out.append(re.findall(r'data-question="(\d+)"', document)[0])
+        laid_out.extend(re.findall(r'data-question="(\d+)"', document)[:1])  # none: the title page and contents
         return real(document, *arguments)
 
     monkeypatch.setattr(pdfengine, "layout", layout)
@@ -167,6 +167,39 @@ def test_an_edit_lays_out_its_part_and_gives_the_bytes_of_a_cold_build(
     assert "One more sentence at the end of the answer." in "".join(page.text for page in pdfread.read(edited))
     assert len(sorted((cache / "pdf").glob("*+full-*.pdf"))) == 4, "the edited part's old file left the cache"
     assert _digest(edited) == _digest(_booklet(content, tmp_path / "cold", tmp_path / "empty"))
+
+
+def test_a_first_build_saves_only_the_parts_it_uses_and_lays_its_contents_out_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped deck's first chunk ends in a run that goes on into the next: that run is laid out again with
+    what follows, and its first layout is never saved. The contents' page count is guessed right: laid out once."""
+    saved: list[Path] = []
+    contents = 0
+    real_save, real_layout = pdfengine.save_atomically, pdfengine.layout
+
+    def save_atomically(laid_out: Any, path: Path) -> None:
+        saved.append(path)
+        real_save(laid_out, path)
+
+    def layout(document: str, *arguments: Any) -> Any:
+        nonlocal contents, questions
+        contents += 'class="toc"' in document
+        questions += document.count('data-question="')
+        return real_layout(document, *arguments)
+
+    questions = 0
+    monkeypatch.setattr(pdfengine, "save_atomically", save_atomically)
+    monkeypatch.setattr(pdfengine, "layout", layout)
+    cache = tmp_path / "cache"
+    deck = pipeline.check(CONTENT).deck
+    _booklet(CONTENT, tmp_path / "out", cache)
+    assert questions > len(deck.notes), "no run laid out again: the test does not see a run that goes on"
+    kept = set((cache / "pdf").glob("*+full-*.pdf"))
+    assert saved, "nothing saved: the test saw no part laid out"
+    assert set(saved) <= kept, f"saved and then dropped from the cache: {sorted(set(saved) - kept)}"
+    assert len(saved) == len(set(saved)), "a part saved twice"
+    assert contents == 1, f"the title page and contents laid out {contents} times"
 
 
 _SHORT = "## Key points\n\n- A single point.\n\n## Full answer\n\nA short answer.\n"

@@ -47,6 +47,8 @@ def test_nothing_changed_nothing_laid_out_and_an_edit_lays_out_its_own_sheet(
     def layout(document: str, *arguments: Any) -> Any:
         if 'data-question="' in document:
             laid_out.append("booklet " + document.split('data-question="', 1)[1].split('"', 1)[0])
+        elif 'class="toc"' in document:
+            laid_out.append("booklet")  # its title page and contents
         else:
             laid_out.append(
                 document.split('data-fit="front-', 1)[1].split('"', 1)[0] if "data-fit" in document else "?"

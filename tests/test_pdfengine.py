@@ -6,8 +6,10 @@ import importlib
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from generator import fragments, pdfengine
+from generator import fragments, pdfengine, pdfjoin
 
 # Formulas that share glyphs (x, the sum sign, the fraction bar) so that most paths are replayed.
 FORMULAS = [r"x^2 + y^2", r"\sum_{i=1}^{n} x_i", r"\frac{x}{\sum_i e^{x_i}}", r"\sqrt{x^2 + 1} = \sum x"]
@@ -51,6 +53,9 @@ def test_ctrl_c_while_a_formula_is_drawn_stops_the_render(tmp_path: Path, monkey
         drawing(svg, node, font_size)
 
     monkeypatch.setitem(weasy_svg.TAGS, "path", interrupted_once)
+    # Formulas this process drew before are replayed, not drawn: drawn here, so that the interrupt comes mid-drawing.
+    svg_image = importlib.import_module("weasyprint.images").SVGImage
+    monkeypatch.setattr(svg_image, "draw", svg_image.draw.__wrapped__)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -59,3 +64,121 @@ def test_ctrl_c_while_a_formula_is_drawn_stops_the_render(tmp_path: Path, monkey
         signal.signal(signal.SIGINT, previous)
     assert not (tmp_path / "x.pdf").exists(), "nothing written"
     assert calls >= 1
+
+
+def _sized_document() -> str:
+    """Each formula twice at each of three type sizes, inline and displayed, and one with text (drawn as it is)."""
+    formulas = [*FORMULAS, r"\text{dropout } p = 0.5", r"\begin{pmatrix} a & b \\ c & d \end{pmatrix}"]
+    body = "".join(
+        f'<div style="font-size:{size}pt"><div class="arithmatex">\\[{tex}\\]</div>'
+        f'<p>so <span class="arithmatex">\\({tex}\\)</span> holds</p></div>'
+        for size in (7, 10, 13.5)
+        for tex in formulas * 2
+    )
+    return f"<html><body>{fragments.svg_math(body)}</body></html>"
+
+
+def test_replayed_formulas_give_the_bytes_weasyprint_draws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A formula drawn before, at any size and in any document of the process, is replayed: same bytes as drawn."""
+    svg_image = importlib.import_module("weasyprint.images").SVGImage
+    svg_document = importlib.import_module("weasyprint.svg").SVG
+    original = getattr(svg_image.draw, "__wrapped__", None)
+    assert original is not None, "the formula replay is not installed: WeasyPrint's image module changed shape"
+    walk = svg_document.draw
+    walked = 0
+
+    def counted(*args: object) -> None:
+        nonlocal walked
+        walked += 1
+        walk(*args)
+
+    monkeypatch.setattr(svg_document, "draw", counted)
+    document = _sized_document()
+    boxes = document.count('class="math"')
+    options = {"uncompressed_pdf": True}
+    base, roots = str(tmp_path) + "/", [str(tmp_path)]
+    first, again, plain = tmp_path / "first.pdf", tmp_path / "again.pdf", tmp_path / "plain.pdf"
+    assert pdfengine.write_atomically(document, base, roots, str(first), options) is None
+    walked = 0
+    assert pdfengine.write_atomically(document, base, roots, str(again), options) is None
+    assert walked < boxes / 2, f"{walked} of {boxes} formulas drawn again: the replay does not work"
+    monkeypatch.setattr(svg_image, "draw", original)
+    walked = 0
+    assert pdfengine.write_atomically(document, base, roots, str(plain), options) is None
+    assert walked == boxes, "WeasyPrint itself drew fewer formulas than the document holds"
+    assert b" c\n" in plain.read_bytes(), "the formulas drew no curves: the test draws nothing"
+    assert first.read_bytes() == plain.read_bytes()
+    assert again.read_bytes() == plain.read_bytes()
+
+
+def test_page_references_built_once_give_the_bytes_of_pydyf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tagged document of several pages: its structure tree names each element's page, from the kept tuple."""
+    pdf_class = importlib.import_module("pydyf").PDF
+    kept = pdf_class.page_references.fget
+    original = getattr(kept, "__wrapped__", None)
+    assert original is not None, "the page references are not kept: pydyf changed shape"
+    paragraphs = "".join(f"<h2>Question {n}</h2><p>{'Words on a page. ' * 60}</p>" for n in range(12))
+    document = f"<html lang='en'><head><title>t</title></head><body>{paragraphs}</body></html>"
+    base, roots = str(tmp_path) + "/", [str(tmp_path)]
+    options = {**pdfengine.PDF_OPTIONS, "uncompressed_pdf": True}
+    assert pdfengine.write_atomically(document, base, roots, str(tmp_path / "kept.pdf"), options) is None
+    monkeypatch.setattr(pdf_class, "page_references", property(original))
+    assert pdfengine.write_atomically(document, base, roots, str(tmp_path / "plain.pdf"), options) is None
+    assert (pdfjoin.pages_in(tmp_path / "plain.pdf") or 0) >= 3, "one page: every element is on the first"
+    assert (tmp_path / "kept.pdf").read_bytes() == (tmp_path / "plain.pdf").read_bytes()
+
+
+_NUMBERS = st.one_of(
+    st.integers(-5, 5),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.1, 1e-300, 1e300]),
+)
+_ROWS = st.lists(_NUMBERS, min_size=3, max_size=3)
+
+
+@given(left=st.lists(_ROWS, min_size=1, max_size=3), right=st.lists(_ROWS, min_size=3, max_size=3))
+@example(left=[[1.0, 1e16, -1e16]], right=[[1, 0, 0], [1, 0, 0], [1, 0, 0]])  # summed in another order: 1.0, not 0.0
+def test_matrix_products_are_weasyprints_to_the_last_bit(left: list[list[float]], right: list[list[float]]) -> None:
+    matrix = importlib.import_module("weasyprint.matrix").Matrix
+    original = getattr(matrix.__matmul__, "__wrapped__", None)
+    assert original is not None, "the faster product is not installed: WeasyPrint's matrices changed shape"
+    fast, plain = matrix(matrix=left) @ matrix(matrix=right), original(matrix(matrix=left), matrix(matrix=right))
+    assert type(fast) is type(plain)
+    assert repr(fast) == repr(plain)  # repr tells -0.0 from 0.0, and an int from a float
+
+
+_URLS = [
+    "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciLz4=",
+    "  spaced.svg  ",
+    "a b.svg",
+    "'quoted.svg'",
+    '"double.svg"',
+    "esc\\)aped.svg",
+    "bad(url.svg",
+    "tab\there.svg",
+    "ctrl\x01.svg",
+    "form\x0cfeed\r.svg",
+    "",
+    "fig.svg) no-repeat, url(other.svg",
+]
+
+
+@pytest.mark.parametrize("url", _URLS)
+@pytest.mark.parametrize("closed", [True, False])
+def test_css_urls_read_as_tinycss2_reads_them(url: str, closed: bool) -> None:
+    """Each `url(...)` tokenizes to what tinycss2's own character-by-character reading gives, the error included."""
+    tokenizer = importlib.import_module("tinycss2.tokenizer")
+    css = f"background: url({url}{')' if closed else ''}) 0 0 / 100% no-repeat; color: red"
+    fast = tokenizer.parse_component_value_list(css)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(tokenizer, "_consume_url", tokenizer._consume_url.__wrapped__)
+        patched.setattr(tokenizer, "serialize_url", tokenizer.serialize_url.__wrapped__)
+        plain = tokenizer.parse_component_value_list(css)
+    assert [(type(token), getattr(token, "value", None), token.serialize()) for token in fast] == [
+        (type(token), getattr(token, "value", None), token.serialize()) for token in plain
+    ]
+
+
+@given(st.text(alphabet=st.sampled_from("ab/:;,=+ \t\n\r\x0c\x00\x01\x7f\\\"'()é"), max_size=24))
+def test_any_css_url_reads_as_tinycss2_reads_it(url: str) -> None:
+    test_css_urls_read_as_tinycss2_reads_them(url, True)

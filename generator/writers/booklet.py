@@ -20,6 +20,7 @@ numbers are laid over the joined file.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import html
 import itertools
@@ -270,7 +271,7 @@ class _Memory:
         self.starts: set[str] = set()
         self.layouts: dict[str, PartLayout] = {}
         self.opened: set[str] = set()
-        self.front_pages = 2
+        self.front_pages = 0  # none remembered: a first build guesses (`_front_pages_guess`)
         with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
             saved = json.loads(path.read_text(encoding="utf-8"))
             self.notes = {str(identifier) for identifier in saved["notes"]}
@@ -320,6 +321,9 @@ class _Parts:
         # Where a question opened a page although the part before it left room: found now, or remembered and met.
         self.opened: set[str] = set()
         self._paths: dict[tuple[str, ...], Path] = {}
+        # The last piece of a run just laid out, not yet saved: if its part goes on, it is laid out again with what
+        # follows and this layout is dropped unsaved (by cached file; see `kept`).
+        self._unsaved: dict[Path, Callable[[], None]] = {}
 
     def path(self, notes: Sequence[Note]) -> Path:
         key = tuple(note.id for note in notes)
@@ -334,7 +338,7 @@ class _Parts:
 
         path = self.path(notes)
         layout = self.layouts.get(path.name) or self.memory.layouts.get(path.name)
-        if layout is None or pdfjoin.pages_in(path) != layout.pages:
+        if layout is None or (path not in self._unsaved and pdfjoin.pages_in(path) != layout.pages):
             return None
         self.layouts[path.name] = layout
         return layout
@@ -380,15 +384,27 @@ class _Parts:
             piece, piece_layout = notes[first:end], layout.slice(first, end)
             top = layout.starts[first]
             whole = piece_layout.pages == len(laid_out.pages)
-            pdfengine.save_atomically(
-                laid_out if whole else laid_out.copy(laid_out.pages[top : top + piece_layout.pages]), self.path(piece)
+            save = functools.partial(
+                pdfengine.save_atomically,
+                laid_out if whole else laid_out.copy(laid_out.pages[top : top + piece_layout.pages]),
+                self.path(piece),
             )
+            if end < len(notes):
+                save()
+            else:
+                self._unsaved[self.path(piece)] = save
             self.layouts[self.path(piece).name] = piece_layout
             if end < len(notes) and piece_layout.room_mm >= self.flow_on_mm:
                 self.opened.add(self.boundary(piece, notes[end]))  # room enough, but its opening lines did not fit
 
             pieces.append((piece, piece_layout))
         return pieces
+
+    def kept(self, part: tuple[Note, ...]) -> tuple[Note, ...]:
+        """The part, once its PDF is in the cache (saved now if it was laid out last and left unsaved)."""
+        if (save := self._unsaved.pop(self.path(part), None)) is not None:
+            save()
+        return part
 
     def checked(self, layout: PartLayout, notes: tuple[Note, ...]) -> PartLayout:
         """The layout, once it is seen to hold every question of the run (a deck's own template may not mark them)."""
@@ -464,19 +480,20 @@ class _Parts:
         queue = deque(runs)
         while queue:
             pieces = self.settled(queue.popleft())
-            parts.extend(piece for piece, _ in pieces[:-1])
+            parts.extend(self.kept(piece) for piece, _ in pieces[:-1])
             part, layout = pieces[-1]
             wanted = len(part)
             while queue and not self.begins_part_after(part, layout, queue[0][0]):
                 following: tuple[Note, ...] = ()
                 while queue and len(following) < wanted:
                     following += queue.popleft()
+                self._unsaved.pop(self.path(part), None)  # laid out again with what follows: this layout goes
                 (part, layout), *rest = self.lay_out(part + following)
                 queue.extendleft(reversed([piece for piece, _ in rest]))
                 if rest:  # a part begins: this one ends before it
                     break
                 wanted *= 2
-            parts.append(part)
+            parts.append(self.kept(part))
         return parts
 
     def _guess(self) -> list[tuple[Note, ...]]:
@@ -540,15 +557,20 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
                 offsets[note.number] = before + start
             before += layout.pages
 
-        front_pages = memory.front_pages
+        front_pages = memory.front_pages or _front_pages_guess(deck, context.paper)
+        roots = context.pdf_roots(deck.content_dir)
         for _ in range(_FRONT_ATTEMPTS):
             document = front_html(
                 deck, {number: front_pages + offset + 1 for number, offset in offsets.items()}, context
             )
             front = cache.path_for(document, _loads(deck, (), context))
             if (laid_out := pdfjoin.pages_in(front)) is None:
-                rendercache.render_for(deck, target, context, [(front, _constant(document))], 1)
-                laid_out = pdfjoin.pages_in(front) or 0
+                # Saved only if its numbers are right: a wrong guess is laid out again, and its PDF is never used.
+                front_layout = pdfengine.layout(document, deck.content_dir, roots, target)
+                laid_out = len(front_layout.pages)
+                if laid_out == front_pages:
+                    pdfengine.save_atomically(front_layout, front)
+                del front_layout
             if laid_out == front_pages:
                 break
             front_pages = laid_out
@@ -567,8 +589,26 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
         )
 
 
-def _constant(document: str) -> Callable[[], str]:
-    return lambda: document
+# What the packaged booklet.css gives a contents entry (10 pt on 1.45 leading, 2.6 mm apart) and its text block
+# (A4: 255 mm tall, less the contents' heading on its first page; a line of ~80 characters after the number and
+# before the leader and page number). Only a first guess: a wrong one costs a layout more, never a wrong number.
+_TOC_LINE_MM = 10 * 1.45 * 25.4 / 72
+_TOC_GAP_MM = 2.6
+_TOC_HEADING_MM = 18 * 1.45 * 25.4 / 72 + 6
+_TOC_COLUMNS = 80
+
+
+def _front_pages_guess(deck: Deck, paper: str) -> int:
+    """The pages of the title page and contents, guessed from the questions' lengths (when no build remembers)."""
+    height = _TEXT_BLOCK_MM[paper][1]
+    used, pages = _TOC_HEADING_MM, 1
+    for note in deck.notes:
+        width = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in note.question)
+        entry = max(1, -(-width // _TOC_COLUMNS)) * _TOC_LINE_MM + _TOC_GAP_MM
+        if used + entry > height:
+            used, pages = 0.0, pages + 1
+        used += entry
+    return 1 + pages
 
 
 WRITER = Writer("full", "full.pdf", "full-answer booklet: title page, contents with page numbers, every answer", write)
