@@ -172,8 +172,9 @@ def test_an_edit_lays_out_its_part_and_gives_the_bytes_of_a_cold_build(
 def test_a_first_build_saves_only_the_parts_it_uses_and_lays_its_contents_out_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The shipped deck's first chunk ends in a run that goes on into the next: that run is laid out again with
-    what follows, and its first layout is never saved. The contents' page count is guessed right: laid out once."""
+    """A first build lays the notes out in chunks (here of one note: 52, 53, 54); 52's run goes on into 53, so it
+    is laid out again with what follows, and its first layout is never saved. The contents' page count is guessed
+    right: laid out once."""
     saved: list[Path] = []
     contents = 0
     real_save, real_layout = pdfengine.save_atomically, pdfengine.layout
@@ -191,9 +192,10 @@ def test_a_first_build_saves_only_the_parts_it_uses_and_lays_its_contents_out_on
     questions = 0
     monkeypatch.setattr(pdfengine, "save_atomically", save_atomically)
     monkeypatch.setattr(pdfengine, "layout", layout)
-    cache = tmp_path / "cache"
-    deck = pipeline.check(CONTENT).deck
-    _booklet(CONTENT, tmp_path / "out", cache)
+    monkeypatch.setattr(booklet, "_FIRST_GUESS", 1)
+    content, cache = content_with(tmp_path, NOTES), tmp_path / "cache"
+    deck = pipeline.check(content).deck
+    _booklet(content, tmp_path / "out", cache)
     assert questions > len(deck.notes), "no run laid out again: the test does not see a run that goes on"
     kept = set((cache / "pdf").glob("*+full-*.pdf"))
     assert saved, "nothing saved: the test saw no part laid out"
