@@ -67,7 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.add_cleanup(clean_up)
 
 
-# The test files that take longest, longest first (about 100, 50, 28, 22, 21 and 19 s on one of two workers).
+# The test files that take longest, longest first (at 03b6ec3: about 45, 35, 9, 13, 12 and 13 s on one of two workers).
 # Under pytest-xdist each file is one unit of work, handed to whichever worker is free (make test passes
 # --no-loadscope-reorder, so the units go in this order): started first, the long ones do not end up alone on
 # one worker while the other has finished.
