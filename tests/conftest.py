@@ -54,7 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
     private = Path(tempfile.mkdtemp(prefix="studykit-test-cache-"))
     for kind in ("math", "pdf", "notes", "fonts"):
         if (users / kind).is_dir():
-            _link_tree(users / kind, private / kind)
+            link_tree(users / kind, private / kind)
     os.environ["STUDYKIT_CACHE_DIR"] = str(private)
 
     def clean_up() -> None:
@@ -261,12 +261,12 @@ def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     would make a later test lay out again what the session had (the whole Chinese deck: about 25 s).
     """
     cache = tmp_path / "own-cache"
-    _link_tree(Path(os.environ["STUDYKIT_CACHE_DIR"]), cache)
+    link_tree(Path(os.environ["STUDYKIT_CACHE_DIR"]), cache)
     monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(cache))
     return cache
 
 
-def _link_tree(source: Path, target: Path) -> None:
+def link_tree(source: Path, target: Path) -> None:
     """`source` copied to `target` as hard links (a copy where a link cannot be made); cache files are replaced,
     never written into, so the two stay independent."""
 

@@ -34,11 +34,22 @@ class Page:
         """The page's lines top to bottom, each left to right (as pdfplumber's `extract_text` reads a page)."""
         return lines_text(self.chars)
 
+    def chars_within(self, x0: float, top: float, x1: float, bottom: float) -> list[dict[str, Any]]:
+        """The characters that reach into the box, as pdfplumber's `crop` keeps them."""
+        return [char for char in self.chars if _reaches_into(char, x0, top, x1, bottom)]
+
+    def paths_within(self, x0: float, top: float, x1: float, bottom: float) -> list[dict[str, Any]]:
+        """The paths drawn (read with `graphics`) that reach into the box."""
+        paths = [drawn for drawn in self.graphics if drawn["kind"] == "path"]
+        return [drawn for drawn in paths if _reaches_into(drawn, x0, top, x1, bottom)]
+
     def text_within(self, x0: float, top: float, x1: float, bottom: float) -> str:
         """The text of the characters that reach into the box (as pdfplumber's `crop` keeps them), line by line."""
-        return lines_text(
-            [c for c in self.chars if c["x1"] > x0 and c["x0"] < x1 and c["bottom"] > top and c["top"] < bottom]
-        )
+        return lines_text(self.chars_within(x0, top, x1, bottom))
+
+
+def _reaches_into(found: dict[str, Any], x0: float, top: float, x1: float, bottom: float) -> bool:
+    return found["x1"] > x0 and found["x0"] < x1 and found["bottom"] > top and found["top"] < bottom
 
 
 def lines_text(chars: list[dict[str, Any]], tolerance: float = 3.0) -> str:
@@ -114,6 +125,7 @@ def read(path: Path, graphics: bool = False) -> list[Page]:
     """Every page of the PDF at `path`; with `graphics`, also every path and image (inside forms too)."""
     document = pdfium.PdfDocument(str(path))
     pages = []
+    page_top = 0.0  # the page's top edge from the document's (pdfplumber's `doctop`)
     try:
         for number, page in enumerate(document, start=1):
             width, height = page.get_size()
@@ -140,6 +152,9 @@ def read(path: Path, graphics: bool = False) -> list[Page]:
                         # share their top whatever font draws them (Latin and CJK), as pdfplumber gives them.
                         "top": baseline - _ASCENT * size,
                         "bottom": baseline + _DESCENT * size,
+                        # pdfplumber's too, so that its `extract_words` and `extract_text` group these characters.
+                        "doctop": page_top + baseline - _ASCENT * size,
+                        "upright": True,
                         "size": size,
                         "fontname": font_name.value.decode("utf-8", "replace"),
                         "non_stroking_color": _colour(pdfium_c.FPDFText_GetFillColor, text_page.raw, index),
@@ -148,6 +163,7 @@ def read(path: Path, graphics: bool = False) -> list[Page]:
             if graphics:
                 result.graphics = list(_drawn(page.get_objects(max_depth=1), pdfium.PdfMatrix(), height))
             pages.append(result)
+            page_top += height
     finally:
         document.close()
     return pages

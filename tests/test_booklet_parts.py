@@ -22,7 +22,7 @@ from generator import build as pipeline
 from generator import pdfengine
 from generator.writers import booklet
 from tests import pdfread
-from tests.conftest import CONTENT, EPOCH, content_with, note_file
+from tests.conftest import CONTENT, EPOCH, content_with, link_tree, note_file
 
 ZH = CONTENT.parent / "dl-interview-51-65-zh"
 
@@ -84,7 +84,7 @@ def _booklet(content: Path, output: Path, cache: Path) -> Path:
     are the session's (hard links), since what is tested here is the parts, not the math."""
     session = Path(os.environ["STUDYKIT_CACHE_DIR"]) / "math"
     if session.is_dir() and not (cache / "math").exists():
-        shutil.copytree(session, cache / "math", copy_function=os.link)
+        link_tree(session, cache / "math")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
         patch.setenv("STUDYKIT_CACHE_DIR", str(cache))
@@ -124,7 +124,7 @@ class FirstBuild:
         """A content folder and a cache of the test's own, as the first build left them (the cache's files
         are hard links: a build replaces a cache file, never writes into one)."""
         shutil.copytree(self.content, folder / "content")
-        shutil.copytree(self.cache, folder / "cache", copy_function=os.link)
+        link_tree(self.cache, folder / "cache")
         return folder / "content", folder / "cache"
 
 

@@ -104,7 +104,6 @@ def read_sheets(path: Path) -> list[Sheet]:
         ]
         # A card is a box with a mark at each of its four corners.
         boxes = [box for box in candidates if _marked(box, marks)]
-        chars = [dict(char, upright=True, doctop=char["top"]) for char in page.chars]
         sheets.append(
             Sheet(
                 number=page.page_number,
@@ -112,8 +111,8 @@ def read_sheets(path: Path) -> list[Sheet]:
                 height=float(page.height),
                 marks=marks,
                 boxes=boxes,
-                words=extract_words(chars, extra_attrs=["size"]),
-                chars=[c for c in chars if c["text"].strip()],
+                words=extract_words(page.chars, extra_attrs=["size"]),
+                chars=[c for c in page.chars if c["text"].strip()],
             )
         )
     return sheets

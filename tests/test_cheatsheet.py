@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import html
 import re
 import shutil
@@ -82,11 +81,6 @@ def sheet_read(sheet: tuple[pipeline.BuildReport, Path], background: Background)
     return read
 
 
-def _within(chars: list[dict[str, Any]], x0: float, top: float, x1: float, bottom: float) -> list[dict[str, Any]]:
-    """The characters that reach into the box, as pdfplumber's `crop` keeps them."""
-    return [c for c in chars if c["x1"] > x0 and c["x0"] < x1 and c["bottom"] > top and c["top"] < bottom]
-
-
 def words_of(chars: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The characters grouped into words as pdfplumber groups them; a formula's TeX (the text layer, in the
     monospaced font) is a word apart from the text around it."""
@@ -101,8 +95,7 @@ def read_sheet(path: Path) -> SheetRead:
     parts: list[str] = []
     pages: list[SheetPage] = []
     for page in pdfread.read(path, graphics=True):
-        chars = [dict(char, upright=True, doctop=char["top"]) for char in page.chars]
-        within = functools.partial(_within, chars)
+        within = page.chars_within
         middle = page.width / 2
         for column, (x0, x1) in enumerate(((0, middle), (middle, page.width))):
             for word in words_of(within(x0, BAND, x1, page.height - BAND)):

@@ -162,10 +162,7 @@ def test_figure_is_in_the_anki_media(name: str, outputs: dict[str, Path]) -> Non
 @pytest.fixture(scope="module")
 def sheet_pages(outputs: dict[str, Path]) -> list[tuple[pdfread.Page, list[dict[str, Any]]]]:
     """The cheat sheet read once with PDFium (tests/pdfread.py), paths too: each page and its words."""
-    return [
-        (page, extract_words([dict(char, upright=True, doctop=char["top"]) for char in page.chars]))
-        for page in pdfread.read(outputs["pdf"], graphics=True)
-    ]
+    return [(page, extract_words(page.chars)) for page in pdfread.read(outputs["pdf"], graphics=True)]
 
 
 @pytest.mark.parametrize("name", sorted(FIGURES))
@@ -188,15 +185,7 @@ def test_figure_is_in_the_cheat_sheet(
             middle = page.width / 2
             left, right = (0, middle) if first["x0"] < middle else (middle, page.width)
             top, bottom = max(0, first["top"] - 140), first["top"] - 2
-            drawn = [
-                shape
-                for shape in page.graphics
-                if shape["kind"] == "path"
-                and shape["x1"] > left
-                and shape["x0"] < right
-                and shape["bottom"] > top
-                and shape["top"] < bottom
-            ]
+            drawn = page.paths_within(left, top, right, bottom)
             assert len(drawn) >= 50, f"{name}: only {len(drawn)} vector objects above its caption in the PDF"
             text = page.text_within(left, top, right, bottom)
             assert not text, f"{name}: text instead of the figure: {text!r}"
