@@ -25,6 +25,7 @@ from click.testing import CliRunner, Result
 from generator import build as pipeline
 from generator import context as studykit_context
 from generator.cli import cli
+from tests.browser import SharedTab
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT_ROOT = ROOT / "content"
@@ -235,6 +236,21 @@ def browser() -> Iterator[Any]:
 
     with chromium_browser() as instance:
         yield instance
+
+
+@pytest.fixture(scope="session")
+def _shared_tab(browser: Any) -> Iterator[SharedTab]:
+    context = browser.new_context()
+    yield SharedTab(context.new_page())
+    context.close()
+
+
+@pytest.fixture
+def tab(_shared_tab: SharedTab) -> Iterator[SharedTab]:
+    """The worker's one Chromium tab (tests.browser.SharedTab): `tab.open(url, viewport, color_scheme)` shows a page
+    as a new tab would, for a fraction of a new tab's cost. Left on about:blank, its page's storage cleared."""
+    yield _shared_tab
+    _shared_tab.leave()
 
 
 def digests(folder: Path) -> dict[str, str]:

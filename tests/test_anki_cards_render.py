@@ -15,14 +15,13 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
 from PIL import Image, ImageStat
 
 from generator.writers import anki as anki_writer
-from tests.browser import needs_chromium
+from tests.browser import SharedTab, needs_chromium
 from tests.conftest import ROOT
 
 MATHJAX = ROOT / "tools" / "node_modules" / "mathjax" / "es5" / "tex-svg.js"
@@ -97,22 +96,16 @@ SHOW_CARD = """async ([html, night]) => {
 
 
 @pytest.fixture(scope="module")
-def reviewer(browser: Any, page_folder: Path) -> Iterator[dict[str, Any]]:
-    """One tab a screen width, showing one card after another, with MathJax loaded (a second a tab)."""
+def reviewer(_shared_tab: SharedTab, page_folder: Path) -> Iterator[SharedTab]:
+    """The worker's tab, showing one card after another, with MathJax loaded once (about a second); each test sets
+    the screen width it draws at."""
     page_file = page_folder / "reviewer.html"
     page_file.write_text(card_page(), encoding="utf-8")
-    tabs: dict[str, Any] = {}
-    requests: list[str] = []
-    for name, width in WIDTHS.items():
-        tab = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-        tab.on("request", lambda request: requests.append(request.url))
-        tab.goto(page_file.as_uri())
-        tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
-        tab.evaluate("MathJax.startup.promise")
-        tabs[name] = tab
-    yield {"tabs": tabs, "requests": requests}
-    for tab in tabs.values():
-        tab.context.close()
+    tab = _shared_tab.open(page_file.as_uri())
+    tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+    tab.evaluate("MathJax.startup.promise")
+    yield _shared_tab
+    _shared_tab.leave()
 
 
 def luminance(rgb: str) -> float:
@@ -131,9 +124,10 @@ def contrast(a: str, b: str) -> float:
 @pytest.mark.parametrize("side", ["front", "back", "cloze-front", "cloze-back"])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("width_name", sorted(WIDTHS))
-def test_card_renders(reviewer: dict[str, Any], cards: dict[str, str], side: str, mode: str, width_name: str) -> None:
+def test_card_renders(reviewer: SharedTab, cards: dict[str, str], side: str, mode: str, width_name: str) -> None:
     width = WIDTHS[width_name]
-    tab = reviewer["tabs"][width_name]
+    tab = reviewer.tab
+    tab.set_viewport_size({"width": width, "height": 900})
     tab.evaluate(SHOW_CARD, [cards[side], mode == "night"])
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -177,5 +171,5 @@ def test_card_renders(reviewer: dict[str, Any], cards: dict[str, str], side: str
     assert contrast(*colours) >= 7, colours
     if side.startswith("cloze"):
         assert ("[...]" in cards[side]) == side.endswith("front")
-    outside = [url for url in reviewer["requests"] if not url.startswith(("file://", "data:"))]
+    outside = [url for url in reviewer.requests if not url.startswith(("file://", "data:"))]
     assert outside == []

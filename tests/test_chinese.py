@@ -18,7 +18,7 @@ from anki.collection import Collection
 
 from generator import build as pipeline
 from generator.errors import BuildFailed
-from tests.browser import needs_chromium
+from tests.browser import SharedTab, needs_chromium
 from tests.conftest import CONTENT_ROOT, ROOT
 from tests.test_anki_deck import import_package
 
@@ -145,18 +145,13 @@ def test_anki_fields_are_chinese(zh_build: pipeline.BuildReport, tmp_path: Path)
 
 @needs_chromium
 @pytest.mark.parametrize("width", [390, 1280])
-def test_page_in_chromium(zh_build: pipeline.BuildReport, browser: Any, width: int) -> None:
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    try:
-        tab = context.new_page()
-        tab.goto(output(zh_build, "html").as_uri())
-        assert tab.evaluate("document.documentElement.lang") == "zh-Hans"
-        assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "scrolls sideways"
-        assert "批归一化" in tab.inner_text("body")
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(ARTIFACTS / f"zh-page-{width}.png"))
-    finally:
-        context.close()
+def test_page_in_chromium(zh_build: pipeline.BuildReport, tab: SharedTab, width: int) -> None:
+    page = tab.open(output(zh_build, "html").as_uri(), {"width": width, "height": 900})
+    assert page.evaluate("document.documentElement.lang") == "zh-Hans"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "scrolls sideways"
+    assert "批归一化" in page.inner_text("body")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"zh-page-{width}.png"))
 
 
 def test_a_character_no_font_has_is_an_error_at_its_line(tmp_path: Path) -> None:

@@ -14,12 +14,11 @@ import html
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from generator import mathrender
-from tests.browser import needs_chromium
+from tests.browser import SharedTab, needs_chromium
 from tests.conftest import ROOT
 
 CORPUS = ROOT / "tests" / "corpus" / "formulas" / "formulas.tsv"
@@ -92,7 +91,7 @@ def _span(tex: str, display: bool) -> str:
 
 @needs_chromium
 @pytest.mark.skipif(not MATHJAX.is_file(), reason="MathJax not installed: run `npm ci --prefix tools` (.ci/run does)")
-def test_anki_mathjax_in_chromium_gives_the_same_widths(formulas: list[tuple[str, bool]], browser: Any) -> None:
+def test_anki_mathjax_in_chromium_gives_the_same_widths(formulas: list[tuple[str, bool]], tab: SharedTab) -> None:
     rows = "".join(
         f'<tr><td class="n">{number}</td><td class="f" id="f{number}">{_anki(tex, display)}</td></tr>'
         for number, (tex, display) in enumerate(formulas, start=1)
@@ -107,19 +106,13 @@ def test_anki_mathjax_in_chromium_gives_the_same_widths(formulas: list[tuple[str
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     source = ARTIFACTS / "mathjax.html"
     source.write_text(page, encoding="utf-8")
-    page_context = browser.new_context(viewport={"width": 900, "height": 800})
-    try:
-        tab: Any = page_context.new_page()
-        tab.goto(source.as_uri())
-        tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
-        tab.evaluate("MathJax.startup.promise")
-        widths = tab.evaluate(
-            "[...document.querySelectorAll('td.f > mjx-container > svg')]"
-            ".map(s => s.getBoundingClientRect().width / 16)"
-        )
-        tab.screenshot(path=str(ARTIFACTS / "mathjax.png"), full_page=True)
-    finally:
-        page_context.close()
+    page = tab.open(source.as_uri(), {"width": 900, "height": 800})
+    page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+    page.evaluate("MathJax.startup.promise")
+    widths = page.evaluate(
+        "[...document.querySelectorAll('td.f > mjx-container > svg')].map(s => s.getBoundingClientRect().width / 16)"
+    )
+    page.screenshot(path=str(ARTIFACTS / "mathjax.png"), full_page=True)
     assert len(widths) == COUNT and all(width > 0 for width in widths)
     # MathJax sizes its SVG in ex of the text around it (so that math matches the card's font), studykit in em of
     # the math font: the same drawings differ by one factor for every formula, which is what is checked.

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from generator import build as pipeline
-from tests.browser import needs_chromium
+from tests.browser import SharedTab, needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -53,15 +52,10 @@ def test_nothing_refers_outside_the_file(page_html: str) -> None:
 
 
 @pytest.fixture
-def page(browser: Any, outputs: dict[str, Path]) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    requests: list[str] = []
-    tab.on("request", lambda request: requests.append(request.url))
-    tab.goto(outputs["html"].as_uri())
-    tab.requests = requests
-    yield tab
-    context.close()
+def page(tab: SharedTab, outputs: dict[str, Path]) -> Any:
+    page = tab.open(outputs["html"].as_uri())
+    page.requests = tab.requests
+    return page
 
 
 def visible_numbers(page: Any) -> list[int]:
@@ -136,13 +130,10 @@ def test_known_marks_survive_a_reload(page: Any) -> None:
 
 
 @needs_chromium
-def test_dark_mode_follows_the_system(browser: Any, outputs: dict[str, Path]) -> None:
+def test_dark_mode_follows_the_system(tab: SharedTab, outputs: dict[str, Path]) -> None:
     colours = {}
     for scheme in ("light", "dark"):
-        context = browser.new_context(color_scheme=scheme)
-        tab = context.new_page()
-        tab.goto(outputs["html"].as_uri())
-        colours[scheme] = tab.evaluate("getComputedStyle(document.documentElement).backgroundColor")
-        context.close()
+        page = tab.open(outputs["html"].as_uri(), color_scheme=scheme)
+        colours[scheme] = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
     assert colours["light"] != colours["dark"]
     assert colours["dark"] in ("rgb(23, 24, 27)",)

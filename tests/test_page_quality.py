@@ -12,12 +12,13 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser import needs_chromium
+from tests.browser import SharedTab, needs_chromium
 from tests.conftest import Background
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +45,20 @@ def run_vnu(page: Path) -> tuple[int, str, str] | None:
     if JAVA is None or not VNU_JAR.is_file():
         return None
     run = subprocess.run(
-        [JAVA, "-jar", str(VNU_JAR), "--errors-only", "--format", "json", str(page)],
+        # -Xss: the checker needs a 512 KB thread stack at least, and says so on stderr only, having checked less
+        # (a StackOverflowError "while evaluating HTML schema"). The JIT's first tier only: a run this short spends
+        # most of its CPU compiling (4.4 s of CPU with both tiers, 2.1 s with the first).
+        [
+            JAVA,
+            "-Xss8m",
+            "-XX:TieredStopAtLevel=1",
+            "-jar",
+            str(VNU_JAR),
+            "--errors-only",
+            "--format",
+            "json",
+            str(page),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -58,6 +72,7 @@ def test_nu_html_checker_finds_no_error(outputs: dict[str, Path], background: Ba
     result = background.result("tests.test_page_quality:run_vnu", outputs["html"])
     assert result is not None
     returncode, stdout, stderr = result
+    assert "Error while" not in stderr and "StackOverflowError" not in stderr, stderr[-2000:]  # it checked it all
     # vnu writes its report to stderr and exits 1 when it found an error.
     report = json.loads(stderr or stdout)
     errors = [
@@ -67,14 +82,6 @@ def test_nu_html_checker_finds_no_error(outputs: dict[str, Path], background: Ba
     ]
     assert errors == [], "\n".join(errors)
     assert returncode == 0, stderr[-2000:]
-
-
-def _open(browser: Any, page: Path, scheme: str, viewport: dict[str, int]) -> Any:
-    context = browser.new_context(color_scheme=scheme, viewport=viewport)
-    tab = context.new_page()
-    tab.goto(page.as_uri())
-    tab.wait_for_load_state("load")
-    return tab
 
 
 def _describe(violations: list[dict[str, Any]]) -> str:
@@ -121,43 +128,63 @@ def test_the_dark_scheme_changes_colours_only(outputs: dict[str, Path]) -> None:
     assert all(re.fullmatch(r"#[0-9a-fA-F]{3,8}", value) for _, value in custom), custom
 
 
-@pytest.fixture(scope="module")
-def tabs(browser: Any, outputs: dict[str, Path]) -> Iterator[dict[tuple[str, str], Any]]:
-    """The page open in each colour scheme and viewport, loaded once for every check below that only reads it
-    (axe, the overflow, the screenshots, the code blocks' focus): a load of the page costs more than most checks."""
-    opened = {
-        (scheme, name): _open(browser, outputs["html"], scheme, viewport)
-        for scheme in SCHEMES
-        for name, viewport in VIEWPORTS.items()
-    }
-    try:
-        yield opened
-    finally:
-        for tab in opened.values():
-            tab.context.close()
+_OVERFLOWING = """limit => Array.from(document.querySelectorAll('body *'))
+    .filter(e => e.getBoundingClientRect().right > limit + 1)
+    .filter(e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+        if (getComputedStyle(a).overflowX !== 'visible') return false; } return true; })
+    .slice(0, 10).map(e => e.outerHTML.slice(0, 160))"""
+
+
+@dataclass(frozen=True)
+class View:
+    """What the checks below read of the page in one colour scheme and viewport."""
+
+    width: int  # the document's scroll width, px
+    overflowing: list[str]  # the start of each element (up to ten) that sticks out of the viewport
+    code_blocks: list[tuple[bool, str | None]]  # for each code block: whether it scrolls, and its tabindex
+    screenshot: Path
+    axe: dict[str, Any] | None  # axe's result (None without axe-core)
 
 
 @pytest.fixture(scope="module")
-def axe_results(tabs: dict[tuple[str, str], Any]) -> dict[tuple[str, str], Any]:
-    """axe run on the page in each colour scheme and viewport, the four runs at once (one renderer process each).
+def views(_shared_tab: SharedTab, outputs: dict[str, Path]) -> Iterator[dict[tuple[str, str], View]]:
+    """The page opened in each colour scheme and viewport in turn, in the worker's one tab, and read: a load of
+    the page costs more than most checks, and a new tab more than a load.
 
-    Light: every rule. Dark: the colour rules (test_the_dark_scheme_changes_colours_only says why that is enough).
+    axe: light, every rule; dark, the colour rules (test_the_dark_scheme_changes_colours_only says why that is
+    enough). The screenshot is taken first, since axe's contrast check scrolls to what it looks at.
     """
-    for (scheme, _), tab in tabs.items():
-        tab.add_script_tag(path=str(AXE_JS))
-        options = {"resultTypes": ["violations"]}
-        if scheme == "dark":
-            options["runOnly"] = {"type": "rule", "values": COLOUR_RULES}
-        tab.evaluate("options => { window.axeRun = axe.run(document, options); }", options)
-    return {key: tab.evaluate("async () => await window.axeRun") for key, tab in tabs.items()}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    found = {}
+    for scheme in SCHEMES:
+        for name, viewport in VIEWPORTS.items():
+            tab = _shared_tab.open(outputs["html"].as_uri(), viewport, scheme)
+            screenshot = ARTIFACTS / f"page-{scheme}-{viewport['width']}.png"
+            tab.screenshot(path=str(screenshot))
+            width = tab.evaluate("document.documentElement.scrollWidth")
+            overflowing = tab.evaluate(_OVERFLOWING, viewport["width"])
+            code_blocks = tab.eval_on_selector_all(
+                ".highlight", "els => els.map(e => [e.scrollWidth > e.clientWidth + 1, e.getAttribute('tabindex')])"
+            )
+            axe = None
+            if AXE_JS.is_file():
+                tab.add_script_tag(path=str(AXE_JS))
+                options: dict[str, Any] = {"resultTypes": ["violations"]}
+                if scheme == "dark":
+                    options["runOnly"] = {"type": "rule", "values": COLOUR_RULES}
+                axe = tab.evaluate("async options => await axe.run(document, options)", options)
+            found[scheme, name] = View(width, overflowing, [tuple(block) for block in code_blocks], screenshot, axe)
+    yield found
+    _shared_tab.leave()
 
 
 @needs_chromium
 @needs_axe
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_axe_finds_no_serious_violation(axe_results: dict[tuple[str, str], Any], scheme: str, viewport: str) -> None:
-    result = axe_results[scheme, viewport]
+def test_axe_finds_no_serious_violation(views: dict[tuple[str, str], View], scheme: str, viewport: str) -> None:
+    result = views[scheme, viewport].axe
+    assert result is not None
     ran = {
         rule["id"] for kind in ("violations", "passes", "incomplete", "inapplicable") for rule in result.get(kind, [])
     }
@@ -169,45 +196,32 @@ def test_axe_finds_no_serious_violation(axe_results: dict[tuple[str, str], Any],
 
 @needs_chromium
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_no_horizontal_overflow_on_a_phone(tabs: dict[tuple[str, str], Any], scheme: str) -> None:
-    tab = tabs[scheme, "phone"]
-    width = tab.evaluate("document.documentElement.scrollWidth")
-    culprits = tab.evaluate(
-        """limit => Array.from(document.querySelectorAll('body *'))
-            .filter(e => e.getBoundingClientRect().right > limit + 1)
-            .filter(e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
-                if (getComputedStyle(a).overflowX !== 'visible') return false; } return true; })
-            .slice(0, 10).map(e => e.outerHTML.slice(0, 160))""",
-        PHONE_WIDTH,
+def test_no_horizontal_overflow_on_a_phone(views: dict[tuple[str, str], View], scheme: str) -> None:
+    view = views[scheme, "phone"]
+    assert view.width <= PHONE_WIDTH, (
+        f"page is {view.width} px wide on a {PHONE_WIDTH} px phone; too wide: {view.overflowing}"
     )
-    assert width <= PHONE_WIDTH, f"page is {width} px wide on a {PHONE_WIDTH} px phone; too wide: {culprits}"
 
 
 @needs_chromium
-def test_contents_start_closed_on_a_phone_and_open_on_a_desktop(browser: Any, outputs: dict[str, Path]) -> None:
-    tab = _open(browser, outputs["html"], "light", PHONE)
-    try:
-        assert not tab.is_visible('.toc a[href="#q51"]')
-        first_question = tab.eval_on_selector("#q51", "e => e.getBoundingClientRect().top")
-        assert first_question < PHONE["height"], "the first question is not on the phone's first screen"
-        tab.click(".toc-toggle")
-        assert tab.is_visible('.toc a[href="#q65"]')
-        tab.click('.toc a[href="#q60"]')
-        assert tab.evaluate("location.hash") == "#q60"
-        assert 0 <= tab.eval_on_selector("#q60", "e => e.getBoundingClientRect().top") < PHONE["height"] / 2
-        tab.set_viewport_size(DESKTOP)
-        tab.wait_for_function("document.getElementById('toc-box').open")
-        assert tab.is_visible('.toc a[href="#q51"]') and not tab.is_visible(".toc-toggle")
-    finally:
-        tab.context.close()
+def test_contents_start_closed_on_a_phone_and_open_on_a_desktop(tab: SharedTab, outputs: dict[str, Path]) -> None:
+    page = tab.open(outputs["html"].as_uri(), PHONE)
+    assert not page.is_visible('.toc a[href="#q51"]')
+    first_question = page.eval_on_selector("#q51", "e => e.getBoundingClientRect().top")
+    assert first_question < PHONE["height"], "the first question is not on the phone's first screen"
+    page.click(".toc-toggle")
+    assert page.is_visible('.toc a[href="#q65"]')
+    page.click('.toc a[href="#q60"]')
+    assert page.evaluate("location.hash") == "#q60"
+    assert 0 <= page.eval_on_selector("#q60", "e => e.getBoundingClientRect().top") < PHONE["height"] / 2
+    page.set_viewport_size(DESKTOP)
+    page.wait_for_function("document.getElementById('toc-box').open")
+    assert page.is_visible('.toc a[href="#q51"]') and not page.is_visible(".toc-toggle")
 
 
 @needs_chromium
-def test_a_code_block_that_scrolls_takes_keyboard_focus(tabs: dict[tuple[str, str], Any]) -> None:
-    state = tabs["light", "phone"].eval_on_selector_all(
-        ".highlight",
-        "els => els.map(e => [e.scrollWidth > e.clientWidth + 1, e.getAttribute('tabindex')])",
-    )
+def test_a_code_block_that_scrolls_takes_keyboard_focus(views: dict[tuple[str, str], View]) -> None:
+    state = views["light", "phone"].code_blocks
     assert any(scrolls for scrolls, _ in state), "expected some code to be wider than a phone"
     assert all((tabindex == "0") == scrolls for scrolls, tabindex in state), state
 
@@ -215,11 +229,6 @@ def test_a_code_block_that_scrolls_takes_keyboard_focus(tabs: dict[tuple[str, st
 @needs_chromium
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_screenshot(tabs: dict[tuple[str, str], Any], scheme: str, viewport: str) -> None:
+def test_screenshot(views: dict[tuple[str, str], View], scheme: str, viewport: str) -> None:
     """A picture for a person to look at, saved under tests/artifacts/page/ (git-ignored)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    target = ARTIFACTS / f"page-{scheme}-{VIEWPORTS[viewport]['width']}.png"
-    tab = tabs[scheme, viewport]
-    tab.evaluate("window.scrollTo(0, 0)")  # axe's contrast check scrolls to what it looks at
-    tab.screenshot(path=str(target))
-    assert target.stat().st_size > 10_000
+    assert views[scheme, viewport].screenshot.stat().st_size > 10_000

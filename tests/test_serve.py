@@ -32,7 +32,7 @@ from generator import build as pipeline
 from generator import serve
 from generator.context import BuildOptions
 from generator.errors import BuildFailed, ContentFolderError, Location, Problem, UsageError
-from tests.browser import needs_chromium
+from tests.browser import SharedTab, needs_chromium
 from tests.conftest import CONTENT, ROOT
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "serve"
@@ -126,60 +126,54 @@ def page_state(tab: Any) -> dict[str, Any]:
 
 @needs_chromium
 def test_edit_break_and_fix_a_note_in_an_open_tab(
-    start: Callable[[Path], Served], content_copy: Path, browser: Any
+    start: Callable[[Path], Served], content_copy: Path, tab: SharedTab
 ) -> None:
     served = start(content_copy)
     note = content_copy / NOTE
     original = note.read_text(encoding="utf-8")
-    page_context = browser.new_context()
-    try:
-        tab: Any = page_context.new_page()
-        requests: list[str] = []
-        tab.on("request", lambda request: requests.append(request.url))
-        tab.goto(served.url)
-        wait_for(lambda: page_state(tab)["attached"], 5, "the served script runs")
-        assert "What is fine-tuning" in page_state(tab)["text"]
+    page: Any = tab.open(served.url)
+    wait_for(lambda: page_state(page)["attached"], 5, "the served script runs")
+    assert "What is fine-tuning" in page_state(page)["text"]
 
-        # 1. An edit shows up in the open tab, without touching the browser, and the tab stays where it was.
-        tab.evaluate("document.getElementById('q60').scrollIntoView()")
-        scrolled = tab.evaluate("window.scrollY")
-        assert scrolled > 1000
-        edited = original.replace(QUESTION, "question: What is fine-tuning (edited while serving)?")
-        assert edited != original
-        saved = time.monotonic()
-        note.write_text(edited, encoding="utf-8")
-        wait_for(lambda: "edited while serving" in page_state(tab)["text"], 10, "the edit shows")
-        latency = time.monotonic() - saved
-        print(f"\nedit -> visible in the open tab: {latency:.2f} s")
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / "latency.txt").write_text(f"{latency:.3f}\n")
-        assert latency < VISIBLE_WITHIN, f"edit took {latency:.2f} s to show"
-        wait_for(lambda: page_state(tab)["attached"], 5, "the served script runs again")
-        assert abs(tab.evaluate("window.scrollY") - scrolled) < 100, "the reload kept the reader's place"
+    # 1. An edit shows up in the open tab, without touching the browser, and the tab stays where it was.
+    page.evaluate("document.getElementById('q60').scrollIntoView()")
+    scrolled = page.evaluate("window.scrollY")
+    assert scrolled > 1000
+    edited = original.replace(QUESTION, "question: What is fine-tuning (edited while serving)?")
+    assert edited != original
+    saved = time.monotonic()
+    note.write_text(edited, encoding="utf-8")
+    wait_for(lambda: "edited while serving" in page_state(page)["text"], 10, "the edit shows")
+    latency = time.monotonic() - saved
+    print(f"\nedit -> visible in the open tab: {latency:.2f} s")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "latency.txt").write_text(f"{latency:.3f}\n")
+    assert latency < VISIBLE_WITHIN, f"edit took {latency:.2f} s to show"
+    wait_for(lambda: page_state(page)["attached"], 5, "the served script runs again")
+    assert abs(page.evaluate("window.scrollY") - scrolled) < 100, "the reload kept the reader's place"
 
-        # 2. A broken formula: the overlay names file and line, over the last good page.
-        lines = edited.splitlines(keepends=True)
-        bullet = lines.index("## Key points\n") + 2  # the first key point (0-based)
-        lines[bullet] = lines[bullet].rstrip("\n") + r" Broken $\frac{a}{b$ here." + "\n"
-        note.write_text("".join(lines), encoding="utf-8")
-        wait_for(lambda: page_state(tab)["overlay"] is not None, 10, "the overlay shows")
-        shown = page_state(tab)
-        assert f"{NOTE}:{bullet + 1}" in shown["overlay"], shown["overlay"]
-        assert "formula does not render" in shown["overlay"] and "hint:" in shown["overlay"]
-        assert "edited while serving" in shown["text"], "the last good page stays under the overlay"
-        tab.screenshot(path=str(ARTIFACTS / "overlay.png"))
+    # 2. A broken formula: the overlay names file and line, over the last good page.
+    lines = edited.splitlines(keepends=True)
+    bullet = lines.index("## Key points\n") + 2  # the first key point (0-based)
+    lines[bullet] = lines[bullet].rstrip("\n") + r" Broken $\frac{a}{b$ here." + "\n"
+    note.write_text("".join(lines), encoding="utf-8")
+    wait_for(lambda: page_state(page)["overlay"] is not None, 10, "the overlay shows")
+    shown = page_state(page)
+    assert f"{NOTE}:{bullet + 1}" in shown["overlay"], shown["overlay"]
+    assert "formula does not render" in shown["overlay"] and "hint:" in shown["overlay"]
+    assert "edited while serving" in shown["text"], "the last good page stays under the overlay"
+    page.screenshot(path=str(ARTIFACTS / "overlay.png"))
 
-        # 3. Fixed: the next build reloads the tab, without the overlay.
-        fixed = edited.replace("(edited while serving)", "(fixed while serving)")
-        note.write_text(fixed, encoding="utf-8")
-        wait_for(
-            lambda: (s := page_state(tab))["attached"] and "fixed while serving" in s["text"] and s["overlay"] is None,
-            10,
-            "the overlay goes once the note is fixed",
-        )
-    finally:
-        page_context.close()
+    # 3. Fixed: the next build reloads the tab, without the overlay.
+    fixed = edited.replace("(edited while serving)", "(fixed while serving)")
+    note.write_text(fixed, encoding="utf-8")
+    wait_for(
+        lambda: (s := page_state(page))["attached"] and "fixed while serving" in s["text"] and s["overlay"] is None,
+        10,
+        "the overlay goes once the note is fixed",
+    )
     origin = served.url.rstrip("/")
+    requests = tab.requests  # every request since the page was opened
     assert all(url.startswith(origin) for url in requests), [u for u in requests if not u.startswith(origin)]
 
 
