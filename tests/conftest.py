@@ -171,7 +171,6 @@ READ_AHEAD: list[tuple[str, str, Callable[[Path, str], Path]]] = [
         "tests.test_cheatsheet:read_sheet",
         lambda folder, slug: folder.parent / "joined" / f"{slug}.pdf",
     ),
-    ("test_cheatsheet.py", "tests.test_cheatsheet:letter_paper_sheet", lambda folder, slug: folder.parent / "letter"),
     ("test_cheatsheet.py", "tests.test_cheatsheet:read_booklet", lambda folder, slug: folder / f"{slug}.full.pdf"),
     ("test_page_quality.py", "tests.test_page_quality:run_vnu", lambda folder, slug: folder / f"{slug}.html"),
     ("test_figures.py", "tests.test_figures:redraw", lambda folder, slug: folder.parent / "figures"),

@@ -30,26 +30,31 @@ BAND = 12 * MM
 
 
 def build_joined_parts(folder: Path) -> Path:
-    """The cheat sheet in parts of eight and seven notes, joined (run on the background process)."""
+    """The cheat sheet on letter paper, in parts of eight and seven notes, joined (run on the background process)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
         patch.setattr(pdf_writer, "_PART_MIN", 8)
         patch.setattr(pdf_writer, "_PART_SPREAD", 1)
         patch.setattr(pdf_writer, "_PART_MAX", 8)
         assert [len(part) for part in pdf_writer.parts_of(pipeline.check(CONTENT).deck.notes)] == [8, 7]
-        (path,) = pipeline.build(CONTENT, folder, ("pdf",)).written
+        (path,) = pipeline.build(CONTENT, folder, ("pdf",), paper="letter").written
     return path
 
 
-@pytest.fixture(scope="module", params=["one part", "joined parts"])
+# Each shape of the sheet by its paper size, in points.
+PAPER = {"one part": A4, "joined parts on letter": LETTER}
+
+
+@pytest.fixture(scope="module", params=list(PAPER))
 def sheet(
     request: pytest.FixtureRequest, built: pipeline.BuildReport, outputs: dict[str, Path], background: Background
 ) -> tuple[pipeline.BuildReport, Path]:
     """The cheat sheet, built with SOURCE_DATE_EPOCH set; every test below runs on both shapes.
 
-    "one part" is the session's build. A bank of hundreds of notes is rendered in parts and joined;
-    "joined parts" cuts the fifteen notes into parts of eight and seven so that the joined file meets
-    every check the whole one does (built on the background process, which the session's build started).
+    "one part" is the session's build (A4). A bank of hundreds of notes is rendered in parts and joined;
+    "joined parts on letter" cuts the fifteen notes into parts of eight and seven so that the joined file meets
+    every check the whole one does, on the other paper size (built on the background process, which the
+    session's build started).
     """
     if request.param == "one part":
         assert len(pdf_writer.parts_of(built.deck.notes)) == 1
@@ -141,26 +146,15 @@ def _question_start(words: list[dict[str, Any]], note: Note, after: int) -> int:
     raise AssertionError(f"question {note.number} not found in the PDF after word {after}")
 
 
-def test_at_most_four_a4_pages(sheet: tuple[pipeline.BuildReport, Path]) -> None:
+def test_at_most_four_pages_of_its_paper(
+    sheet: tuple[pipeline.BuildReport, Path], request: pytest.FixtureRequest
+) -> None:
+    paper = PAPER[request.node.callspec.params["sheet"]]
     reader = PdfReader(sheet[1])
     assert 1 <= len(reader.pages) <= 4
     for page in reader.pages:
         width, height = float(page.mediabox.width), float(page.mediabox.height)
-        assert width == pytest.approx(A4[0], abs=0.5) and height == pytest.approx(A4[1], abs=0.5)
-
-
-def letter_paper_sheet(folder: Path) -> Path:
-    """The cheat sheet on letter paper (built on the background process)."""
-    (path,) = pipeline.build(CONTENT, folder, ("pdf",), paper="letter").written
-    return path
-
-
-def test_letter_paper(background: Background, tmp_path_factory: pytest.TempPathFactory) -> None:
-    path = background.result("tests.test_cheatsheet:letter_paper_sheet", tmp_path_factory.getbasetemp() / "letter")
-    reader = PdfReader(path)
-    assert len(reader.pages) <= 4
-    for page in reader.pages:
-        assert (float(page.mediabox.width), float(page.mediabox.height)) == pytest.approx(LETTER, abs=0.5)
+        assert width == pytest.approx(paper[0], abs=0.5) and height == pytest.approx(paper[1], abs=0.5)
 
 
 def test_outline_has_every_question_in_order(sheet: tuple[pipeline.BuildReport, Path]) -> None:
