@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import html
 import re
 from dataclasses import dataclass
@@ -164,6 +165,13 @@ def _looks_like_markup(document: str) -> bool:
     return document.lstrip("\ufeff \t\r\n").startswith("<")
 
 
+# SVG files found clean in this process, by their bytes' sha256 and how deep they were found: found so again. A
+# file's check depends on nothing else (its problems are reported where the note refers to it, and a clean check
+# looks nothing up in the note), and a figure of 40 KB takes about 15 ms to check, once for every note that shows
+# it in every build that reads it (`studykit serve` reads a deck again after each edit).
+_CLEAN_SVG_FILES: set[tuple[bytes, int]] = set()
+
+
 class _ResourceScan:
     """Checks the HTML of one note, reporting each problem at the line of the note that holds it."""
 
@@ -171,6 +179,7 @@ class _ResourceScan:
         self.path, self.text, self.root, self.problems = path, text, root, problems
         self.media: list[Path] = []
         self._reported: set[tuple[int, str]] = set()
+        self._errors = 0  # problems found so far
         self.restart(body_line)
 
     def restart(self, line: int) -> None:
@@ -299,12 +308,18 @@ class _ResourceScan:
             name = target.relative_to(self.root)
             if image:  # an image that is SVG (whatever its name) could refer to other files
                 try:
-                    document = target.read_bytes().decode("utf-8", "replace")
+                    content = target.read_bytes()
                 except OSError as error:
                     self._error(where, f"{shown}: cannot read the file: {error.strerror}", "")
                     return
+                document = content.decode("utf-8", "replace")
                 if target.suffix.lower() == ".svg" or _looks_like_markup(document):
-                    self.fragment(document, allow_files=False, svg=where.named(name.as_posix()), depth=depth + 1)
+                    clean = (hashlib.sha256(content).digest(), depth)
+                    if clean not in _CLEAN_SVG_FILES:
+                        errors = self._errors
+                        self.fragment(document, allow_files=False, svg=where.named(name.as_posix()), depth=depth + 1)
+                        if self._errors == errors:
+                            _CLEAN_SVG_FILES.add(clean)
             self.media.append(name)
 
     def find(self, needle: str, *others: str) -> int:
@@ -322,6 +337,7 @@ class _ResourceScan:
         return -1
 
     def _error(self, where: _Where, message: str, hint: str) -> None:
+        self._errors += 1  # reported or not: a problem found twice at one line is reported once
         offset = where.offset()
         line = self.text.count("\n", 0, offset) + 1 if offset >= 0 else self.fallback
         if (line, message) not in self._reported:

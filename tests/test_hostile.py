@@ -9,12 +9,14 @@ from __future__ import annotations
 import base64
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
 
+from generator import resources
 from generator.pdfengine import ContentOnlyFetcher, ResourceRefused
-from tests.conftest import TEMPLATES, studykit
+from tests.conftest import TEMPLATES, content_with, studykit
 
 NOTE = "54-*.md"
 SECRET = "root:x:0:0"  # the first line of /etc/passwd: must never appear in an output
@@ -248,3 +250,43 @@ def test_fetcher_allows_data_uris_and_files_inside(fetcher: ContentOnlyFetcher, 
         response.close()
     template = fetcher.fetch((TEMPLATES / "cheatsheet.css").as_uri())
     template.close()
+
+
+def test_an_svg_figure_is_checked_until_found_clean_and_a_bad_one_in_every_note(tmp_path: Path) -> None:
+    """A figure found clean is not checked again in this process (resources._CLEAN_SVG_FILES); one that refers
+    outside is checked and reported in every note that shows it, run after run; a clean one edited is checked
+    again."""
+    content = content_with(tmp_path, (56, 57))
+    figure = content / "figures" / "shared.svg"
+    inside = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="{0}" height="10"/>{1}</svg>'
+    bad = inside.format(10, '<image href="file:///etc/passwd" width="10" height="10"/>')
+    figure.write_text(bad, encoding="utf-8")
+    lines = {note: _add_line(note, "![shared](figures/shared.svg)") for note in sorted(content.glob("5[67]-*.md"))}
+    checked: list[str] = []
+    real = resources._ResourceScan.fragment
+
+    def fragment(scan: Any, markup_text: str, *arguments: Any, **keywords: Any) -> None:
+        if keywords.get("svg") is not None:
+            checked.append(markup_text)
+        real(scan, markup_text, *arguments, **keywords)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(resources._ResourceScan, "fragment", fragment)
+        for _ in range(2):
+            result = studykit("check", "--content", content)
+            assert result.exit_code == 1
+            for note, line in lines.items():
+                assert f"{note}:{line}: error: href='file:///etc/passwd' (inside figures/shared.svg)" in result.stderr
+        # In both notes; the second run takes both notes, problems and all, from the note cache.
+        assert checked == [bad] * 2, "the bad figure is checked in each note that shows it"
+
+        checked.clear()
+        figure.write_text(inside.format(10, ""), encoding="utf-8")
+        assert studykit("check", "--content", content).exit_code == 0
+        assert studykit("check", "--content", content).exit_code == 0
+        assert checked == [inside.format(10, "")], "a clean figure is checked once"
+
+        checked.clear()
+        figure.write_text(inside.format(9, ""), encoding="utf-8")
+        assert studykit("check", "--content", content).exit_code == 0
+        assert checked == [inside.format(9, "")], "an edited figure is checked again"
