@@ -258,7 +258,11 @@ def test_an_svg_figure_is_checked_until_found_clean_and_a_bad_one_in_every_note(
     again."""
     content = content_with(tmp_path, (56, 57))
     figure = content / "figures" / "shared.svg"
-    inside = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="{0}" height="10"/>{1}</svg>'
+    # Its own text (the test's folder in a <desc>): no earlier test in this process has checked this figure.
+    inside = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><desc>' + str(tmp_path) + "</desc>"
+        '<rect width="{0}" height="10"/>{1}</svg>'
+    )
     bad = inside.format(10, '<image href="file:///etc/passwd" width="10" height="10"/>')
     figure.write_text(bad, encoding="utf-8")
     lines = {note: _add_line(note, "![shared](figures/shared.svg)") for note in sorted(content.glob("5[67]-*.md"))}
