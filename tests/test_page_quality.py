@@ -11,14 +11,13 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser import SharedTab, needs_chromium
+from tests.browser import DESKTOP, SharedTab, needs_chromium
 from tests.conftest import Background
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +27,6 @@ AXE_JS = NODE_MODULES / "axe-core" / "axe.min.js"
 JAVA = shutil.which("java")
 ARTIFACTS = ROOT / "tests" / "artifacts" / "page"
 PHONE_WIDTH = 390
-DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": PHONE_WIDTH, "height": 844}
 
 needs_vnu = pytest.mark.skipif(
@@ -147,7 +145,7 @@ class View:
 
 
 @pytest.fixture(scope="module")
-def views(_shared_tab: SharedTab, outputs: dict[str, Path]) -> Iterator[dict[tuple[str, str], View]]:
+def views(_shared_tab: SharedTab, outputs: dict[str, Path]) -> dict[tuple[str, str], View]:
     """The page opened in each colour scheme and viewport in turn, in the worker's one tab, and read: a load of
     the page costs more than most checks, and a new tab more than a load.
 
@@ -174,8 +172,8 @@ def views(_shared_tab: SharedTab, outputs: dict[str, Path]) -> Iterator[dict[tup
                     options["runOnly"] = {"type": "rule", "values": COLOUR_RULES}
                 axe = tab.evaluate("async options => await axe.run(document, options)", options)
             found[scheme, name] = View(width, overflowing, [tuple(block) for block in code_blocks], screenshot, axe)
-    yield found
     _shared_tab.leave()
+    return found
 
 
 @needs_chromium
