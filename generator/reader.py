@@ -17,8 +17,8 @@ import re
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePath
+from typing import Any, BinaryIO
 
 from generator import ankitypes, cloze, fonts, language, markup, mathrender, notefile, resources, stamps
 from generator.context import cache_root
@@ -60,7 +60,9 @@ class NoteCache:
     @staticmethod
     def deck_stamp(content_dir: Path) -> Hashable:
         """The deck's files other than notes by time and size, and which notes there are (not their times)."""
-        return tuple(stamps.tree(content_dir, by_name_only=lambda path: path.suffix.lower() in NOTE_SUFFIXES))
+        return tuple(
+            stamps.tree(content_dir, by_name_only=lambda path: path.suffix.lower() in NOTE_SUFFIXES, relative=True)
+        )
 
     def read(self, path: Path, context: Hashable, problems: Problems, read: Callable[[], Note | None]) -> Note | None:
         try:
@@ -81,21 +83,29 @@ class NoteCache:
 class StoredNotes(NoteCache):
     """Notes read by an earlier build in any process, kept in a file under the cache folder (one per deck).
 
-    Keyed by the note file's bytes, the deck's other files (`deck_stamp`), its language, and `stamps.environment`
-    (studykit's code, the installed libraries, the math engine): a rebuild with nothing changed reads no Markdown.
-    Only the notes this build read are written back, so notes deleted from the deck are forgotten.
+    Keyed by the note file's name and bytes, the deck's other files (`deck_stamp`), its language, and
+    `stamps.environment` (studykit's code, the installed libraries, the math engine): a rebuild with nothing changed
+    reads no Markdown. Only the notes this build read are written back, so notes deleted from the deck are forgotten.
+
+    The store belongs to the deck (its `id` in deck.yaml), not to the folder it was read from: every path in it is
+    kept relative to the content folder and put back under the folder being read, so a deck moved, cloned or copied
+    elsewhere (a second checkout, a test's copy) reuses the notes it has in common, and each problem still names the
+    file as this build was given it.
     """
 
-    def __init__(self, content_dir: Path) -> None:
+    def __init__(self, content_dir: Path, deck_id: int | None = None) -> None:
         super().__init__()
-        self.file = cache_root() / "notes" / f"{stamps.digest([str(content_dir.resolve())])[:32]}.pickle"
-        self._stored: dict[Path, tuple[str, Note | None, list[Problem]]] = {}
-        self._kept: dict[Path, tuple[str, Note | None, list[Problem]]] = {}
+        owner = f"deck {deck_id}" if deck_id is not None else str(content_dir.resolve())
+        self.file = cache_root() / "notes" / f"{stamps.digest([owner])[:32]}.pickle"
+        self.content_dir = content_dir
+        self._stored: dict[str, tuple[str, Note | None, list[Problem]]] = {}
+        self._kept: dict[str, tuple[str, Note | None, list[Problem]]] = {}
         self._changed = False
         self._context: tuple[Hashable, str] | None = None
         self.digests: dict[Path, str] = {}  # each note file's sha256 as read here: the deck's fingerprint reuses them
-        with contextlib.suppress(Exception):  # missing, damaged, or from another Python: read the notes afresh
-            self._stored = pickle.loads(self.file.read_bytes())
+        # Missing, damaged, or from another Python: read the notes afresh.
+        with contextlib.suppress(Exception), self.file.open("rb") as stored:
+            self._stored = _Rebasing(stored, content_dir).load()
 
     def read(self, path: Path, context: Hashable, problems: Problems, read: Callable[[], Note | None]) -> Note | None:
         try:
@@ -103,17 +113,26 @@ class StoredNotes(NoteCache):
         except OSError:
             return read()  # the reader reports it
         self.digests[path] = hashlib.sha256(content).hexdigest()
-        key = stamps.digest([self._shared(context), self.digests[path]])
-        kept = self._stored.get(path)
+        name = path.relative_to(self.content_dir).as_posix()
+        key = stamps.digest([self._shared(context), name, self.digests[path]])
+        kept = self._stored.get(name)
         if kept is not None and kept[0] == key:
             problems.found.extend(kept[2])
-            self._kept[path] = kept
+            self._kept[name] = kept
             return kept[1]
         before = len(problems.found)
         note = read()
-        self._kept[path] = (key, note, problems.found[before:])
+        found = problems.found[before:]
+        if not any(self._names_the_folder(problem) for problem in found):
+            self._kept[name] = (key, note, found)
         self._changed = True
         return note
+
+    def _names_the_folder(self, problem: Problem) -> bool:
+        """Whether the problem's words hold where the folder is (an OS error's file name): such a note is not
+        kept, since its report would name this folder to a copy of it elsewhere."""
+        folders = {str(self.content_dir), str(self.content_dir.resolve())}
+        return any(folder in text for folder in folders for text in (problem.message, problem.hint))
 
     def _shared(self, context: Hashable) -> str:
         """The key's part every note of the deck shares (the deck's stamp is long: hashed once, not per note)."""
@@ -127,8 +146,34 @@ class StoredNotes(NoteCache):
         with contextlib.suppress(OSError):  # a read-only cache only costs speed
             self.file.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.file.with_suffix(f".{os.getpid()}.tmp")
-            temporary.write_bytes(pickle.dumps(self._kept, protocol=pickle.HIGHEST_PROTOCOL))
+            with temporary.open("wb") as stored:
+                _Relocating(stored, self.content_dir).dump(self._kept)
             os.replace(temporary, self.file)
+
+
+class _Relocating(pickle.Pickler):
+    """Pickles every path under the content folder as its place in the folder (`_Rebasing` puts it back)."""
+
+    def __init__(self, file: BinaryIO, content_dir: Path) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.content_dir = content_dir
+
+    def persistent_id(self, obj: Any) -> str | None:
+        # By the path's words, not the file system's: a path as the user gave it (relative or not) stays in that form.
+        if isinstance(obj, PurePath) and obj.is_relative_to(self.content_dir):
+            return obj.relative_to(self.content_dir).as_posix()
+        return None
+
+
+class _Rebasing(pickle.Unpickler):
+    def __init__(self, file: BinaryIO, content_dir: Path) -> None:
+        super().__init__(file)
+        self.content_dir = content_dir
+
+    def persistent_load(self, pid: Any) -> Path:
+        if not isinstance(pid, str):
+            raise pickle.UnpicklingError("not a path in the content folder")
+        return self.content_dir if pid == "." else self.content_dir / pid
 
 
 def read_deck(
@@ -169,8 +214,8 @@ def read_deck(
     converter = markup.new_converter()
     deck_language = deck_meta["language"] if deck_meta else "en"
     if cache is None and stored:
-        cache = StoredNotes(content_dir)
-    shared = (str(content_dir), deck_language, cache.deck_stamp(content_dir)) if cache else None
+        cache = StoredNotes(content_dir, deck_meta["id"] if deck_meta else None)
+    shared = (deck_language, cache.deck_stamp(content_dir)) if cache else None
     notes = []
     for path in note_paths:
         read = functools.partial(_read_note, path, content_dir, converter, deck_language, problems)

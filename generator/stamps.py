@@ -61,11 +61,14 @@ def _distributions(search_path: tuple[str, ...]) -> list[str]:
     return names
 
 
-def tree(folder: Path, by_name_only: Callable[[Path], bool] | None = None) -> list[tuple[str, int, int]]:
+def tree(
+    folder: Path, by_name_only: Callable[[Path], bool] | None = None, relative: bool = False
+) -> list[tuple[str, int, int]]:
     """Every file under `folder` by path, time and size (a file edited, added or removed changes it).
 
     Files for which `by_name_only` holds count by path alone (their contents are keyed elsewhere). Folders do not
     count: an editor that saves by writing a new file and renaming it changes its folder's time, not its files'.
+    `relative`: each path as its place under `folder`, so that a copy of the folder (times kept) has the same tree.
     """
     entries = []
     for path in sorted(folder.rglob("*")):
@@ -75,8 +78,9 @@ def tree(folder: Path, by_name_only: Callable[[Path], bool] | None = None) -> li
             continue
         if path.is_dir():
             continue
+        name = path.relative_to(folder).as_posix() if relative else str(path)
         if by_name_only is not None and by_name_only(path):
-            entries.append((str(path), 0, 0))
+            entries.append((name, 0, 0))
         else:
-            entries.append((str(path), info.st_mtime_ns, info.st_size))
+            entries.append((name, info.st_mtime_ns, info.st_size))
     return entries

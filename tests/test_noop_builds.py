@@ -8,6 +8,7 @@ fingerprint is the same while the file still holds those bytes. Every test build
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -92,6 +93,57 @@ def test_a_damaged_note_cache_is_read_afresh(content_copy: Path, cache: Path, co
     conversions.clear()
     assert reader.read_deck(content_copy).deck == expected
     assert conversions
+
+
+def test_a_copy_elsewhere_reuses_the_notes_it_shares_and_names_its_own_files(
+    content_copy: Path, tmp_path: Path, cache: Path, conversions: list[str]
+) -> None:
+    """The kept notes belong to the deck, not the folder: a copy of it (times kept, as a clone or `cp -p` keeps
+    them) reads only the note it changed, and every place in the deck and its warnings is in the copy."""
+    note = next(content_copy.glob("53-*.md"))
+    note.write_text(note.read_text(encoding="utf-8").replace("---\n", "---\nextra: 1\n", 1), encoding="utf-8")
+    reader.read_deck(content_copy)
+    copy = tmp_path / "elsewhere" / "deck"
+    shutil.copytree(content_copy, copy)
+    _edit(copy)
+    conversions.clear()
+    moved = reader.read_deck(copy)
+    assert any("New." in text for text in conversions)
+    assert len(conversions) <= 3, "only the edited note is read again"
+    conversions.clear()
+    cold = reader.read_deck(copy, stored=False)
+    assert moved.deck == cold.deck and moved.warnings == cold.warnings
+    places = [note.location.path for note in moved.deck.notes] + [w.location.path for w in moved.warnings]
+    assert places and all(path.is_relative_to(copy) for path in places), places
+
+
+def test_kept_notes_name_their_files_as_this_build_is_given_them(
+    content_copy: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, conversions: list[str]
+) -> None:
+    reader.read_deck(content_copy.resolve())
+    monkeypatch.chdir(content_copy.parent)
+    conversions.clear()
+    relative = reader.read_deck(Path(content_copy.name))
+    assert conversions == []
+    assert all(not note.location.path.is_absolute() for note in relative.deck.notes)
+    assert relative.deck == reader.read_deck(Path(content_copy.name), stored=False).deck
+
+
+def test_a_note_whose_report_names_the_folder_is_not_kept(
+    content_copy: Path, cache: Path, conversions: list[str]
+) -> None:
+    """An OS error's message holds the file's full path: kept, a copy of the deck would be told of this folder."""
+    note = next(content_copy.glob("54-*.md"))
+    too_long = "figures/" + "x" * 300 + ".svg"
+    note.write_text(note.read_text(encoding="utf-8") + f"\n![a figure]({too_long})\n", encoding="utf-8")
+    with pytest.raises(reader.BuildFailed) as failed:
+        reader.read_deck(content_copy)
+    assert any(str(content_copy) in problem.message for problem in failed.value.problems)
+    conversions.clear()
+    with pytest.raises(reader.BuildFailed):
+        reader.read_deck(content_copy)
+    assert conversions, "the note that named the folder was read again"
+    assert len(conversions) <= 3, "and only it"
 
 
 def test_a_rebuild_with_nothing_changed_writes_nothing_and_keeps_the_bytes(
