@@ -7,6 +7,7 @@ corner), not taken from the writer, so the tests check what a printer gets.
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
 import subprocess
@@ -25,7 +26,7 @@ from generator.markup import MATH_SPAN
 from generator.model import Note
 from generator.writers import cards
 from tests import pdfread
-from tests.conftest import CONTENT, Background
+from tests.conftest import CONTENT, Background, link_tree
 from tests.test_cheatsheet import assert_fonts_embedded
 
 MM = 72 / 25.4
@@ -412,3 +413,44 @@ def test_only_overflowing_cards_are_laid_out_again(
     assert all(set(cards) <= {"51", "56"} and cards for cards in middle), cards_per_layout
     assert sum(len(cards) for cards in middle) < 2 * len(middle), "the sheet is not laid out whole at every step"
     assert middle[-1] == ["51"], "the long card steps on alone once the other fits"
+
+
+def test_after_an_edit_the_other_cards_start_at_their_fit_and_the_bytes_are_a_cold_builds(
+    content_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each card's fit is remembered by the card: after an edit of the other card on its sheet, the long card starts
+    at the fit it took instead of stepping down again (a layout a step), and the file is the one an empty cache
+    gives. (The edited card starts afresh: its fit is keyed by its new content.)"""
+    from generator import pdfengine
+
+    _small_deck(content_copy, (51, 56))
+    long_card = next(content_copy.glob("51-*.md"))
+    extra = "".join(f"- Extra point {i}: a long sentence that pads the back of the card.\n" for i in range(1, 9))
+    long_card.write_text(long_card.read_text(encoding="utf-8").replace("## Full answer", extra + "\n## Full answer", 1))
+    session_math = Path(os.environ["STUDYKIT_CACHE_DIR"]) / "math"
+    for cache in ("cache", "empty"):
+        link_tree(session_math, tmp_path / cache / "math")
+    monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    cards_per_layout: list[list[str]] = []
+    real_layout = pdfengine.layout
+
+    def layout(document: str, *arguments: Any) -> Any:
+        cards_per_layout.append(re.findall(r'data-fit="back-(\d+)"', document))
+        return real_layout(document, *arguments)
+
+    monkeypatch.setattr(pdfengine, "layout", layout)
+    pipeline.build(content_copy, tmp_path / "one", ("cards",))
+    assert len(cards_per_layout) >= 3, f"the long card did not step down: {cards_per_layout}"
+
+    short_card = next(content_copy.glob("56-*.md"))
+    text = short_card.read_text(encoding="utf-8")
+    short_card.write_text(text.replace("\nquestion: ", "\nquestion: Edited, ", 1), encoding="utf-8")
+    cards_per_layout.clear()
+    (edited,) = pipeline.build(content_copy, tmp_path / "two", ("cards",)).written
+    assert cards_per_layout[0] == cards_per_layout[-1] == ["51", "56"], cards_per_layout
+    assert all(cards == ["56"] for cards in cards_per_layout[1:-1]), "only the edited card steps; 51 starts at its fit"
+
+    monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(tmp_path / "empty"))
+    (cold,) = pipeline.build(content_copy, tmp_path / "cold", ("cards",)).written
+    assert edited.read_bytes() == cold.read_bytes()

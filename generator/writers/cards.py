@@ -11,8 +11,12 @@ then fewer key points with a "continued in the deck" line; a card that still doe
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -324,17 +328,19 @@ def render_fitted(
     first_sheet: int = 1,
     sheets: int | None = None,
     dated: bool = True,
+    known: dict[int, Fit] | None = None,
 ) -> tuple[Any, dict[int, Fit]]:
     """Lay the cards out until none overflows; return the laid-out document and each card's fit.
 
     A card's fit depends on its own content only (every card has the same size), so after the first layout only
     the cards that overflowed are laid out again, step after step, on their own; the whole sheet is laid out
-    once more at the end with every card's fit.
+    once more at the end with every card's fit. `known`: fits an earlier build found for some of the cards, the
+    first layout's starting point (a card's steps only ever shrink it, so its fit found cold is where they end).
     """
     # Here, not at the top: WeasyPrint takes a second to load, and a build without this output skips it.
     from generator import pdfengine
 
-    fits: dict[int, Fit] = {}
+    fits: dict[int, Fit] = dict(known or {})
     roots = context.pdf_roots(deck.content_dir)
     numbering: dict[str, Any] = {"first_sheet": first_sheet, "sheets": sheets, "dated": dated}
 
@@ -367,17 +373,71 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
     groups = sheets_of(deck.notes)
     prefix = rendercache.prefix_for(deck.slug, context.paper, WRITER.name)
     with rendercache.opened(context.cache_dir, prefix, pdfengine.PDF_OPTIONS) as cache:
+        remembered = RememberedFits(cache.folder / f"{prefix}fits.json")
         parts = []
         for number, group in enumerate(groups, start=1):
             part = replace(deck, notes=group)
             numbering: dict[str, Any] = {"first_sheet": number, "sheets": len(groups), "dated": False}
             path = cache.path_for(html_of(part, context, **numbering), rendercache.loads_of(deck, group, context))
+            keys = {note.number: cache.path_for(_card_alone(deck, note, context), "").stem for note in group}
             if pdfjoin.pages_in(path) is None:
-                laid_out, _ = render_fitted(part, target, context, **numbering)
+                known = {n: fit for n, key in keys.items() if (fit := remembered.get(key)) is not None}
+                laid_out, fits = render_fitted(part, target, context, **numbering, known=known)
                 pdfengine.save_atomically(laid_out, path)
+                remembered.found({key: fits.get(n, Fit()) for n, key in keys.items()})
+            remembered.used(keys.values())
             parts.append(path)
         rendercache.join_dated(parts, target, deck, context)
         cache.keep_only(parts)
+        remembered.save()
+
+
+def _card_alone(deck: Deck, note: Note, context: BuildContext) -> str:
+    """The note's card on a sheet of its own, at the first step: what its fit depends on (with its images)."""
+    from generator import rendercache
+
+    alone = replace(deck, notes=(note,))
+    return html_of(alone, context, first_sheet=1, sheets=1, dated=False) + rendercache.loads_of(deck, [note], context)
+
+
+class RememberedFits:
+    """Each card's fit as an earlier build found it, by the hash of the card laid out alone (`_card_alone`).
+
+    After an edit, the sheet holding the edited card is laid out again: its other cards start at the fit they
+    took, instead of overflowing and stepping down again (each step a layout). A card never seen starts at the
+    first step, as in a cold build; a wrong or missing file only costs those steps.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fits: dict[str, Fit] = {}
+        self._used: set[str] = set()
+        self._changed = False
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            self._fits = {key: Fit(*value) for key, value in stored.items()}
+
+    def get(self, key: str) -> Fit | None:
+        return self._fits.get(key)
+
+    def found(self, fits: dict[str, Fit]) -> None:
+        for key, fit in fits.items():
+            if self._fits.get(key) != fit:
+                self._fits[key] = fit
+                self._changed = True
+
+    def used(self, keys: Iterable[str]) -> None:
+        self._used.update(keys)
+
+    def save(self) -> None:
+        """Keep the fits of this build's cards only (an edited card's old fit is forgotten)."""
+        if not self._changed and self._used == set(self._fits):
+            return
+        kept = {key: astuple(self._fits[key]) for key in sorted(self._used) if key in self._fits}
+        with contextlib.suppress(OSError):  # a read-only cache only costs speed
+            temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(kept), encoding="utf-8")
+            os.replace(temporary, self.path)
 
 
 WRITER = Writer("cards", "cards.pdf", "double-sided printable flashcards, eight to a sheet, with cut marks", write)
