@@ -158,7 +158,9 @@ def read_deck(
     deck_meta = _read_deck_file(content_dir, problems)
     note_paths = _note_files(content_dir, problems)
     root = content_dir.resolve()
-    for link in [p for p in note_paths if not p.resolve().is_relative_to(root)]:
+    # Notes lie directly in the content folder (rglob never goes into a linked folder): only a note that is a link
+    # itself can lead out of it, and the others need no Path.resolve (a system call per component of the path).
+    for link in [p for p in note_paths if p.is_symlink() and not p.resolve().is_relative_to(root)]:
         problems.error(Location(link, 1), "note is a link to a file outside the content folder", "copy the note in")
         note_paths.remove(link)
     if not note_paths:
