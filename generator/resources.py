@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from generator import fragments
+from generator import fragments, stamps
 from generator.errors import Location, Problems
 from generator.model import Note
 from generator.notefile import find_line, offset_of_line
@@ -452,14 +452,20 @@ def resolve_below(folder: Path, real_folder: Path, relative: str) -> Path:
     return real_folder.joinpath(*parts)
 
 
-def check_unused_images(content_dir: Path, notes: list[Note], problems: Problems) -> None:
-    """An image no note shows is probably a typo in a reference, or left over: worth a warning."""
+def check_unused_images(
+    content_dir: Path, notes: list[Note], problems: Problems, listed: list[stamps.Entry] | None = None
+) -> None:
+    """An image no note shows is probably a typo in a reference, or left over: worth a warning.
+
+    `listed`: the folder's `stamps.listing`, when the reader has it already.
+    """
     used = {path for note in notes for path in note.media}
     root = content_dir.resolve()
-    for image in sorted(content_dir.rglob("*")):
-        if image.suffix.lower() in IMAGE_SUFFIXES and image.is_file():
-            # rglob never goes into a linked folder: only the file itself may be a link (see `resolve_below`).
-            resolved = image.resolve() if image.is_symlink() else root / image.relative_to(content_dir)
+    for entry in stamps.listing(content_dir) if listed is None else listed:
+        image = entry.path
+        if image.suffix.lower() in IMAGE_SUFFIXES and entry.is_file():
+            # The listing never goes into a linked folder: only the file itself may be a link (see `resolve_below`).
+            resolved = image.resolve() if entry.link else root.joinpath(*entry.relative)
             if resolved.is_relative_to(root) and resolved.relative_to(root) not in used:
                 problems.warn(
                     Location(image, 1), "image is not used by any note", "refer to it from a note, or delete it"
