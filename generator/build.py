@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator import fonts, outputs, reader, templating, writers
+from generator import fonts, outputs, reader, stamps, templating, writers
 from generator.context import BuildContext, BuildOptions, newest_source_time
 from generator.errors import BuildFailed, OutputError, Problem, UsageError
 from generator.model import Deck
@@ -100,7 +100,7 @@ def run_all(options: BuildOptions, decks: list[Path] | None = None) -> list[Buil
     except OSError as error:
         raise OutputError(f"{options.output_dir}: cannot create output folder: {error.strerror}") from error
     contexts = [
-        context_for(result.deck, dataclasses.replace(options, content_dir=folder))
+        context_for(result.deck, dataclasses.replace(options, content_dir=folder), result.listing)
         for folder, result in zip(folders, results, strict=True)
     ]
     # An output whose inputs are those of the build that wrote it, and whose file still holds what that build
@@ -205,8 +205,11 @@ def _write(
     )
 
 
-def context_for(deck: Deck, options: BuildOptions) -> BuildContext:
-    """The context every writer of this build gets: the options, and what follows from them and the deck."""
+def context_for(deck: Deck, options: BuildOptions, listed: list[stamps.Entry] | None = None) -> BuildContext:
+    """The context every writer of this build gets: the options, and what follows from them and the deck.
+
+    `listed`: the content folder as the reader listed it (`stamps.listing`), so that it is not walked again.
+    """
     text = "".join(
         part
         for note in deck.notes
@@ -215,7 +218,7 @@ def context_for(deck: Deck, options: BuildOptions) -> BuildContext:
     return BuildContext(
         options=options,
         language=deck.language,
-        timestamp=newest_source_time(deck.content_dir, options.templates_dir),
+        timestamp=newest_source_time(deck.content_dir, options.templates_dir, listed),
         fonts=fonts.plan(deck.title + deck.credit + deck.footer + text, deck.language),
         deck_templates=tuple(folder for folder in [deck.content_dir / "templates"] if folder.is_dir()),
     )

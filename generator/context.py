@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
-from generator import fonts, templating
+from generator import fonts, stamps, templating
 
 if TYPE_CHECKING:
     from generator import reader
@@ -113,13 +113,16 @@ class BuildContext:
         return templating.render(self.templates, name, **values)
 
 
-def newest_source_time(content_dir: Path, templates_dir: Path) -> int:
+def newest_source_time(content_dir: Path, templates_dir: Path, listed: list[stamps.Entry] | None = None) -> int:
     """The build's timestamp: SOURCE_DATE_EPOCH when set, else the newest source file's mtime.
 
     Anki only updates a note on import when the note's modification time is newer than the one
     it has, so the timestamp must move when the content moves, and stay put when it does not.
+    `listed`: the content folder's `stamps.listing`, when the reader has it already.
     """
     if (epoch := source_date_epoch()) is not None:
         return epoch
-    sources = [p for p in content_dir.rglob("*") if p.is_file()] + [p for p in templates_dir.rglob("*") if p.is_file()]
-    return int(max(p.stat().st_mtime for p in sources))
+    content = stamps.listing(content_dir) if listed is None else listed
+    times = [entry.info.st_mtime for entry in content if entry.info is not None and entry.is_file()]
+    times += [p.stat().st_mtime for p in templates_dir.rglob("*") if p.is_file()]
+    return int(max(times))

@@ -43,6 +43,8 @@ class ReadResult:
     # Everything the deck was read from (its files, studykit's code, the libraries, the math engine), as one hash:
     # the same fingerprint, the same deck. "" when not known.
     fingerprint: str = ""
+    # The content folder as this read listed it (`stamps.listing`), for the rest of the build to reuse.
+    listing: list[stamps.Entry] | None = None
 
 
 class NoteCache:
@@ -58,10 +60,15 @@ class NoteCache:
         self._notes: dict[Path, tuple[Hashable, Note | None, list[Problem]]] = {}
 
     @staticmethod
-    def deck_stamp(content_dir: Path) -> Hashable:
+    def deck_stamp(content_dir: Path, listed: list[stamps.Entry] | None = None) -> Hashable:
         """The deck's files other than notes by time and size, and which notes there are (not their times)."""
         return tuple(
-            stamps.tree(content_dir, by_name_only=lambda path: path.suffix.lower() in NOTE_SUFFIXES, relative=True)
+            stamps.tree(
+                content_dir,
+                by_name_only=lambda path: path.suffix.lower() in NOTE_SUFFIXES,
+                listed=listed,
+                relative=True,
+            )
         )
 
     def read(self, path: Path, context: Hashable, problems: Problems, read: Callable[[], Note | None]) -> Note | None:
@@ -201,9 +208,13 @@ def read_deck(
         )
     problems = Problems()
     deck_meta = _read_deck_file(content_dir, problems)
-    note_paths = _note_files(content_dir, problems)
+    listed = stamps.listing(content_dir)  # the folder walked once: notes, stamp, unused images, newest file
+    note_paths = _note_files(content_dir, problems, listed)
     root = content_dir.resolve()
-    for link in [p for p in note_paths if not p.resolve().is_relative_to(root)]:
+    # Notes lie directly in the content folder (the listing never goes into a linked folder): only a note that is a
+    # link itself can lead out of it, and the others need no Path.resolve (a system call per component of the path).
+    links = {entry.path for entry in listed if entry.link}
+    for link in [p for p in note_paths if p in links and not p.resolve().is_relative_to(root)]:
         problems.error(Location(link, 1), "note is a link to a file outside the content folder", "copy the note in")
         note_paths.remove(link)
     if not note_paths:
@@ -215,7 +226,7 @@ def read_deck(
     deck_language = deck_meta["language"] if deck_meta else "en"
     if cache is None and stored:
         cache = StoredNotes(content_dir, deck_meta["id"] if deck_meta else None)
-    shared = (deck_language, cache.deck_stamp(content_dir)) if cache else None
+    shared = (deck_language, cache.deck_stamp(content_dir, listed)) if cache else None
     notes = []
     for path in note_paths:
         read = functools.partial(_read_note, path, content_dir, converter, deck_language, problems)
@@ -227,7 +238,7 @@ def read_deck(
     _check_unique(notes, problems)
     problems.found.extend(ankitypes.duplicate_guids(notes, lambda note, key: note.location_of(key).line))
     if not problems.errors:  # a note that failed to read would make its own images look unused
-        resources.check_unused_images(content_dir, notes, problems)
+        resources.check_unused_images(content_dir, notes, problems, listed)
     read_done = time.perf_counter()
     _check_math(notes, problems, jobs, progress, draw=draw_math)
     if timings is not None:
@@ -241,17 +252,24 @@ def read_deck(
     return ReadResult(
         deck=deck,
         warnings=problems.warnings,
-        fingerprint=_fingerprint(content_dir, note_paths, shared, getattr(cache, "digests", {})),
+        fingerprint=_fingerprint(content_dir, note_paths, shared, getattr(cache, "digests", {}), listed),
+        listing=listed,
     )
 
 
-def _fingerprint(content_dir: Path, note_paths: list[Path], shared: Hashable, known: dict[Path, str]) -> str:
+def _fingerprint(
+    content_dir: Path,
+    note_paths: list[Path],
+    shared: Hashable,
+    known: dict[Path, str],
+    listed: list[stamps.Entry] | None = None,
+) -> str:
     """The deck's sources by content (notes, deck.yaml) and stamp (its other files), with `stamps.environment`.
 
     `known`: the notes' digests the read cache already took, so that no note file is read twice.
     """
     if shared is None:
-        shared = NoteCache.deck_stamp(content_dir)
+        shared = NoteCache.deck_stamp(content_dir, listed)
     contents = []
     for path in [content_dir / DECK_FILE, *note_paths]:
         try:
@@ -261,13 +279,14 @@ def _fingerprint(content_dir: Path, note_paths: list[Path], shared: Hashable, kn
     return stamps.digest([shared, stamps.environment(), *contents])
 
 
-def _note_files(content_dir: Path, problems: Problems) -> list[Path]:
+def _note_files(content_dir: Path, problems: Problems, listed: list[stamps.Entry] | None = None) -> list[Path]:
     """The deck's notes: Markdown files beside deck.yaml. One in a subfolder is not read, and says so."""
     notes = []
-    for path in sorted(content_dir.rglob("*")):
-        relative = path.relative_to(content_dir)
-        if path.suffix.lower() not in NOTE_SUFFIXES or path.stem.lower() == "readme" or not path.is_file():
+    for entry in stamps.listing(content_dir) if listed is None else listed:
+        path = entry.path
+        if path.suffix.lower() not in NOTE_SUFFIXES or path.stem.lower() == "readme" or not entry.is_file():
             continue
+        relative = Path(*entry.relative)
         if any(part.startswith(".") or part in _NOT_NOTES for part in relative.parts[:-1]):
             continue
         if len(relative.parts) == 1:

@@ -11,13 +11,15 @@ import base64
 import binascii
 import hashlib
 import html
+import os
 import re
+import stat
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from generator import fragments
+from generator import fragments, stamps
 from generator.errors import Location, Problems
 from generator.model import Note
 from generator.notefile import find_line, offset_of_line
@@ -37,7 +39,8 @@ def check_resources(
     `body_html` is every section as the outputs render it (text outside the sections is already an
     error); the question is checked too, since Anki shows it as HTML.
     """
-    scan = _ResourceScan(path, text, content_dir.resolve(), body_line, problems)
+    root = content_dir.resolve()
+    scan = _ResourceScan(path, text, root, body_line, problems, root if path.parent == content_dir else None)
     scan.fragment(body_html)
     scan.restart(find_line(path, text, "question:", 1).line)
     scan.fragment(question, allow_files=False)
@@ -175,8 +178,11 @@ _CLEAN_SVG_FILES: set[tuple[bytes, int]] = set()
 class _ResourceScan:
     """Checks the HTML of one note, reporting each problem at the line of the note that holds it."""
 
-    def __init__(self, path: Path, text: str, root: Path, body_line: int, problems: Problems) -> None:
+    def __init__(
+        self, path: Path, text: str, root: Path, body_line: int, problems: Problems, real_folder: Path | None = None
+    ) -> None:
         self.path, self.text, self.root, self.problems = path, text, root, problems
+        self.real_folder = real_folder or path.parent.resolve()  # the note's folder with every link resolved
         self.media: list[Path] = []
         self._reported: set[tuple[int, str]] = set()
         self._errors = 0  # problems found so far
@@ -293,7 +299,7 @@ class _ResourceScan:
 
     def _file(self, shown: str, relative: str, where: _Where, depth: int, image: bool) -> None:
         try:
-            target = (self.path.parent / relative).resolve()
+            target = resolve_below(self.path.parent, self.real_folder, relative)
             exists = target.is_file()
         except (OSError, RuntimeError, ValueError) as error:  # a name too long, a symlink loop, a NUL byte
             self._error(where, f"{shown}: not a usable path ({error})", "use a short relative path to a figure")
@@ -423,13 +429,43 @@ class _Where:
 IMAGE_SUFFIXES = {".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp"}
 
 
-def check_unused_images(content_dir: Path, notes: list[Note], problems: Problems) -> None:
-    """An image no note shows is probably a typo in a reference, or left over: worth a warning."""
+def resolve_below(folder: Path, real_folder: Path, relative: str) -> Path:
+    """`(folder / relative).resolve()`, where `real_folder` is `folder` resolved, for less work.
+
+    Path.resolve looks at every component of the whole absolute path (a system call each, and string work), and a
+    build resolves a path for every file a note loads. Below a folder already resolved, only `relative`'s own
+    components can be links: when each of them exists and none is a link (one lstat each), the real path is
+    `real_folder / relative`. Anything else (`..`, a link, a missing or unusable name) is left to Path.resolve, so
+    that what may be reached, and every error, is what it always was.
+    """
+    parts = Path(relative).parts
+    if not parts or Path(relative).is_absolute() or ".." in parts:
+        return (folder / relative).resolve()
+    current = folder
+    try:
+        for part in parts:
+            current = current / part
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                return (folder / relative).resolve()
+    except (OSError, ValueError):
+        return (folder / relative).resolve()
+    return real_folder.joinpath(*parts)
+
+
+def check_unused_images(
+    content_dir: Path, notes: list[Note], problems: Problems, listed: list[stamps.Entry] | None = None
+) -> None:
+    """An image no note shows is probably a typo in a reference, or left over: worth a warning.
+
+    `listed`: the folder's `stamps.listing`, when the reader has it already.
+    """
     used = {path for note in notes for path in note.media}
     root = content_dir.resolve()
-    for image in sorted(content_dir.rglob("*")):
-        if image.suffix.lower() in IMAGE_SUFFIXES and image.is_file():
-            resolved = image.resolve()
+    for entry in stamps.listing(content_dir) if listed is None else listed:
+        image = entry.path
+        if image.suffix.lower() in IMAGE_SUFFIXES and entry.is_file():
+            # The listing never goes into a linked folder: only the file itself may be a link (see `resolve_below`).
+            resolved = image.resolve() if entry.link else root.joinpath(*entry.relative)
             if resolved.is_relative_to(root) and resolved.relative_to(root) not in used:
                 problems.warn(
                     Location(image, 1), "image is not used by any note", "refer to it from a note, or delete it"

@@ -137,3 +137,34 @@ def test_the_page_language_selects_the_regional_glyphs(language: str, face: int)
         assert wanted != other
         assert any(_drawn(font, wanted) for font in embedded)
         assert not any(_drawn(font, other) for font in embedded)
+
+
+def _plan_by_every_character(text: str, language: str) -> fonts.Plan:
+    """fonts.plan as it was written before its regex scan: every distinct character of the text looked at."""
+    if fonts.cjk_language(language) is not None:
+        return fonts.Plan(language, cjk=fonts._installed())
+    latin = [fonts._coverage(face.path, face.index) for face in fonts._latin_faces()]
+    needs = any(
+        not any(ord(character) in coverage for coverage in latin)
+        for character in set(text)
+        if character >= "\u0250" and not fonts._ignorable(character)
+    )
+    return fonts.Plan(language, cjk=needs and fonts._installed())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain ASCII <b>only</b>",
+        "café, naïve, ɏ (U+024F, the last Latin Extended-B)",
+        "Greek α β and math ∑ ≤ in an English note",
+        "a zero-width joiner \u200d and a line separator \u2028 alone",
+        "one Chinese word 归一化 among English",
+        "",
+    ],
+)
+def test_the_font_plan_is_the_one_every_character_gives(text: str) -> None:
+    for language in ("en", "zh-Hans"):
+        assert fonts.plan(text, language) == _plan_by_every_character(text, language), (text, language)
+    if any("\u4e00" <= character <= "\u9fff" for character in text):
+        assert fonts.plan(text, "en").cjk == fonts._installed()

@@ -161,6 +161,47 @@ def test_symlink_to_a_file_outside_is_refused(one_note: Path, tmp_path: Path) ->
     assert f"{note}:{second}: error:" in result.stderr
 
 
+def test_a_note_that_is_a_link_to_a_file_outside_is_refused(one_note: Path, tmp_path: Path) -> None:
+    """Only a note that is a link itself is resolved (see reader.read_deck): that one still may not lead out."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    note = next(one_note.glob(NOTE))
+    (outside / "99-away.md").write_text(
+        note.read_text(encoding="utf-8").replace("number: 54", "number: 99").replace("id: ", "id: 9", 1), "utf-8"
+    )
+    os.symlink(outside / "99-away.md", one_note / "99-away.md")
+    result = _build(one_note, tmp_path / "out")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert f"{one_note / '99-away.md'}:1: error: note is a link to a file outside the content folder" in result.stderr
+
+
+def test_resolve_below_is_path_resolve(tmp_path: Path) -> None:
+    """The shortcut the resource check takes gives what Path.resolve gives, links, `..` and missing names included."""
+    real = tmp_path / "real"
+    (real / "figures" / "deep").mkdir(parents=True)
+    (real / "figures" / "deep" / "a.svg").write_text("<svg/>", encoding="utf-8")
+    (tmp_path / "out.svg").write_text("<svg/>", encoding="utf-8")
+    os.symlink(tmp_path / "out.svg", real / "figures" / "link.svg")
+    os.symlink(real / "figures" / "deep", real / "linked-folder")
+    os.symlink(tmp_path, real / "figures" / "up")
+    os.symlink(real, tmp_path / "alias")  # the folder as a note sees it, through a link
+    folder = tmp_path / "alias"
+    for relative in [
+        "figures/deep/a.svg",
+        "./figures/deep/a.svg",
+        "figures/link.svg",
+        "linked-folder/a.svg",
+        "figures/up/out.svg",
+        "figures/up/../real/figures/deep/a.svg",
+        "figures/deep/../link.svg",
+        "figures/deep/../deep/a.svg",
+        "missing/a.svg",
+        "figures/deep/a.svg/x",
+        "/etc/passwd",
+    ]:
+        assert resources.resolve_below(folder, real, relative) == (folder / relative).resolve(), relative
+
+
 @pytest.mark.parametrize("name", ["figure.svg", "disguised.png"])
 def test_svg_figure_that_refers_outside_is_refused(one_note: Path, tmp_path: Path, name: str) -> None:
     """WeasyPrint reads any image that is not a raster image as SVG, whatever its name: its inside is checked."""

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from generator import build as pipeline
-from generator import markup, mathrender, reader
+from generator import markup, mathrender, reader, stamps
 from generator.writers import anki, tsv
 from tests.conftest import ROOT
 
@@ -225,3 +225,29 @@ print(" ".join(sorted({{name.split(".")[0] for name in sys.modules}})))
         env=environment,
     ).stdout.split()
     assert not {"weasyprint", "pikepdf", "markdown", "fontTools"} & set(rebuilt)
+
+
+def test_one_listing_is_what_rglob_and_stat_give(tmp_path: Path) -> None:
+    """The content folder is walked once per build (`stamps.listing`): the same names, in the same order, as
+    sorted(rglob("*")), with what Path.is_file, is_dir, is_symlink and stat say of each; a linked folder is listed
+    but not gone into, as rglob does."""
+    content = tmp_path / "content"
+    (content / "figures" / "deep").mkdir(parents=True)
+    (content / "figures" / "deep" / "a.svg").write_text("<svg/>", encoding="utf-8")
+    (content / ".hidden").mkdir()
+    (content / ".hidden" / "x.md").write_text("x", encoding="utf-8")
+    (content / "51-a.md").write_text("a", encoding="utf-8")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "b.md").write_text("b", encoding="utf-8")
+    (content / "linked").symlink_to(tmp_path / "elsewhere")
+    (content / "52-link.md").symlink_to(tmp_path / "elsewhere" / "b.md")
+    (content / "broken.png").symlink_to(tmp_path / "nowhere.png")
+    listed = stamps.listing(content)
+    paths = sorted(content.rglob("*"))
+    assert [entry.path for entry in listed] == paths
+    for entry, path in zip(listed, paths, strict=True):
+        assert entry.relative == path.relative_to(content).parts
+        assert (entry.is_file(), entry.is_dir(), entry.link) == (path.is_file(), path.is_dir(), path.is_symlink())
+        assert entry.info == (path.stat() if path.exists() else None)
+    assert stamps.tree(content, listed=listed) == stamps.tree(content)
+    assert stamps.listing(tmp_path / "missing") == []

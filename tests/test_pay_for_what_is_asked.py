@@ -9,6 +9,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from multiprocessing import resource_tracker
 from pathlib import Path
@@ -188,3 +190,38 @@ def test_a_pool_is_ended_even_when_its_work_fails() -> None:
     with pytest.raises(ZeroDivisionError), processes.worker_pool(1) as pool:
         pool.submit(divmod, 1, 0).result()
     assert set(multiprocessing.active_children()) <= before
+
+
+# What only another output, or a formula not drawn yet, needs: genanki (the Anki deck; it pulls in asyncio) and V8
+# through mini-racer (MathJax drawing or checking a formula).
+_NOT_FOR_A_PAGE = ("genanki", "py_mini_racer", "asyncio")
+
+
+def test_a_page_build_after_an_edit_imports_neither_genanki_nor_v8(
+    content_copy: Path, tmp_path: Path, own_cache: Path
+) -> None:
+    """`studykit build html` after an edit of a note's words, every formula drawn already, as a user runs it (a
+    process of its own): the modules it imported are read from its sys.modules."""
+    pipeline.build(content_copy, tmp_path / "out", ("html",), jobs=1)  # every formula drawn, into the cache
+    note = sorted(content_copy.glob("*.md"))[0]
+    note.write_text(note.read_text(encoding="utf-8").replace("## Key points\n\n- ", "## Key points\n\n- Edited. ", 1))
+    program = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from generator.cli import main\n"
+        f"names = {_NOT_FOR_A_PAGE!r}\n"
+        f"sys.argv = ['studykit', 'build', '--content', {str(content_copy)!r}, '--output', {str(tmp_path / 'out')!r}, "
+        "'-q', 'html']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as end:\n"
+        "    assert not end.code, end.code\n"
+        "print(' '.join(name for name in names if name in sys.modules))\n"
+    )
+    env = {**os.environ, "STUDYKIT_CACHE_DIR": str(own_cache)}
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Edited." in (tmp_path / "out" / "dl-interview-51-65.html").read_text(encoding="utf-8"), "the page was built"
+    assert done.stdout.split() == [], f"imported by a page build: {done.stdout.strip()}"

@@ -9,7 +9,6 @@ about MathJax or V8.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import difflib
 import hashlib
@@ -19,11 +18,14 @@ import threading
 from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
-from typing import Any, cast
-
-from py_mini_racer import JSTimeoutException, MiniRacer
+from typing import TYPE_CHECKING, Any, cast
 
 from generator.mathrender import MathRenderError, RenderedMath
+
+if TYPE_CHECKING:
+    # mini-racer (and asyncio, below) are imported when V8 is first needed: a build whose formulas are all drawn
+    # already (the cache) reads this module only for NAME and VERSION, and should not pay for loading V8's binding.
+    from py_mini_racer import MiniRacer
 
 NAME = "mathjax"
 HINT = "check the LaTeX as Anki's MathJax reads it: balanced braces, known commands and environments"
@@ -71,6 +73,8 @@ def _context() -> MiniRacer:
     """
     global _engine
     if _engine is None or _engine[0] != os.getpid():
+        from py_mini_racer import MiniRacer
+
         context = MiniRacer()
         context.eval(files("generator.engines").joinpath(_BUNDLE).read_text(encoding="utf-8"))
         context.eval(_CHECK_MANY)
@@ -82,6 +86,8 @@ def _context() -> MiniRacer:
 
 
 def _call(function: str, *args: object, timeout: float = _TIMEOUT_SECONDS) -> Any:
+    from py_mini_racer import JSTimeoutException
+
     with _LOCK:
         try:
             if _in_event_loop():
@@ -95,6 +101,8 @@ def _call(function: str, *args: object, timeout: float = _TIMEOUT_SECONDS) -> An
 
 
 def _in_event_loop() -> bool:
+    import asyncio
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:

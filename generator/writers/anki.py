@@ -21,16 +21,18 @@ import sqlite3
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
-
-import genanki
+from typing import TYPE_CHECKING, Any
 
 from generator import ankitypes, fragments
 from generator.context import BuildContext
 from generator.errors import Location, Problem
 from generator.model import Deck, Note
 from generator.writers import Writer, WriteResult
+
+if TYPE_CHECKING:
+    import genanki
 
 # Fixed forever: Anki recognises the note types by these ids and their field names.
 NOTE_TYPE_ID = 1_607_392_319
@@ -76,15 +78,29 @@ class DeckChanges:
     new_ids: list[tuple[Location, str, str]] = field(default_factory=list)
 
 
-class _TimedNote(genanki.Note):  # type: ignore[misc]
-    """A genanki note that writes its own modification time instead of the package's."""
+@cache
+def _genanki() -> Any:
+    """genanki, imported when a package is written or a guid made: every build imports this module (the writer
+    registry), and genanki with the asyncio it pulls in costs ~50 ms of imports a build without Anki need not pay."""
+    import genanki
 
-    def __init__(self, *args: Any, modified: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.modified = modified
+    return genanki
 
-    def write_to_db(self, cursor: Any, timestamp: float, deck_id: int, id_gen: Any) -> None:
-        super().write_to_db(cursor, self.modified, deck_id, id_gen)
+
+@cache
+def _timed_note() -> type[genanki.Note]:
+    """A genanki note that writes its own modification time instead of the package's (defined once genanki is
+    imported)."""
+
+    class _TimedNote(_genanki().Note):  # type: ignore[misc]
+        def __init__(self, *args: Any, modified: int, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.modified = modified
+
+        def write_to_db(self, cursor: Any, timestamp: float, deck_id: int, id_gen: Any) -> None:
+            super().write_to_db(cursor, self.modified, deck_id, id_gen)
+
+    return _TimedNote
 
 
 def media_name(relative: Path) -> str:
@@ -101,7 +117,7 @@ def _model(
     context: BuildContext, model_id: int, name: str, fields: list[str], card: str, template: str, **options: Any
 ) -> genanki.Model:
     """A note type whose card `card` is drawn by templates/anki/<template>_front.html and _back.html."""
-    return genanki.Model(
+    return _genanki().Model(
         model_id,
         name,
         fields=[{"name": field_name} for field_name in fields],
@@ -129,7 +145,7 @@ def cloze_type(context: BuildContext) -> genanki.Model:
         CLOZE_FIELDS,
         CLOZE_CARD_NAME,
         "cloze_",
-        model_type=genanki.Model.CLOZE,
+        model_type=_genanki().Model.CLOZE,
         sort_field_index=1,
     )
 
@@ -180,13 +196,13 @@ def fields_of(note: Note, deck: Deck, media: _NoteMedia | None = None) -> list[s
 
 def note_guid(note: Note) -> str:
     """The guid an imported note kept from its deck, else one derived from its id."""
-    return note.guid or str(genanki.guid_for(note.id))
+    return note.guid or str(_genanki().guid_for(note.id))
 
 
 def cloze_guid(note: Note, index: int) -> str:
     if index <= len(note.cloze_guids):  # imported from a cloze note of the deck: keep its identity
         return note.cloze_guids[index - 1]
-    return str(genanki.guid_for(note.id, "cloze", index))
+    return str(_genanki().guid_for(note.id, "cloze", index))
 
 
 def source_time(note: Note, shared_time: int, deck: Deck, context: BuildContext) -> int:
@@ -368,17 +384,17 @@ def convert(deck: Deck, context: BuildContext, previous: dict[str, PackedNote]) 
 def pack(converted: ConvertedDeck, deck: Deck, target: Path, context: BuildContext) -> None:
     """Write the .apkg: note types, deck, notes and media, through genanki."""
     basic_type, cloze_model = note_type(context), cloze_type(context)
-    anki_deck = genanki.Deck(deck.id, deck.title)
+    anki_deck = _genanki().Deck(deck.id, deck.title)
     anki_deck.description = deck.credit
     kept_models = {name: ankitypes.model(kept) for name, kept in converted.note_types.items()}
     for note in converted.notes:
         model = kept_models[note.note_type] if note.note_type else cloze_model if note.cloze else basic_type
         anki_deck.add_note(
-            _TimedNote(
+            _timed_note()(
                 model=model, fields=note.fields, guid=note.guid, tags=note.tags, due=note.due, modified=note.modified
             )
         )
-    _write_package(genanki.Package(anki_deck), converted.media, target, converted.package_time)
+    _write_package(_genanki().Package(anki_deck), converted.media, target, converted.package_time)
 
 
 def shared_source_time(deck: Deck, context: BuildContext) -> int:

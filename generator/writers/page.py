@@ -4,19 +4,28 @@ The math engine hands over each formula's glyph outlines apart from the drawing 
 with <use>. On the page each glyph is defined once, in one hidden SVG at the end, and every formula keeps
 only its <use>s: a few hundred glyphs serve thousands of formulas, and the page is a fraction of
 the size it would be with each formula carrying its own glyph outlines.
+
+Each note's two fragments (key points, full answer), once made self-contained, are kept under the cache folder
+(`page/`, one file per deck) by the hash of everything that makes them: a rebuild after a one-note edit makes
+only that note's fragments again, and takes the others as they were (see `Fragments`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import html
+import os
+import pickle
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from pygments.formatters import HtmlFormatter
 from pygments.style import Style
 from pygments.styles import get_style_by_name
 
-from generator import fragments, mathrender, templating
+from generator import fragments, mathrender, stamps, templating
 from generator.context import BuildContext
 from generator.markup import MathMatch, replace_math
 from generator.model import Deck, Note
@@ -39,20 +48,54 @@ class Glyphs:
 
     def __init__(self) -> None:
         self.symbols: dict[str, str] = {}
+        # While a fragment is made for the cache: the glyphs its formulas share, and whether one of its formulas
+        # kept its own outlines because an id already named another outline on this page (a clash). Such a
+        # fragment depends on what came before it on the page, so it is not kept.
+        self._taken: dict[str, str] | None = None
+        self._clashed = False
 
     def formula(self, found: MathMatch) -> str:
         rendered = mathrender.render(found.tex, found.display)
         glyphs = dict(rendered.glyphs)
-        if not rendered.view_box or any(self.symbols.get(key, text) != text for key, text in glyphs.items()):
-            # No shared form, or an id that already names another outline: this formula keeps its own.
+        if not rendered.view_box:
+            # No shared form: this formula keeps its own (whatever came before it).
+            image = fragments.math_image(rendered)
+        elif any(self.symbols.get(key, text) != text for key, text in glyphs.items()):
+            # An id that already names another outline: this formula keeps its own.
+            self._clashed = True
             image = fragments.math_image(rendered)
         else:
             self.symbols.update(glyphs)
+            if self._taken is not None:
+                self._taken.update(glyphs)
             image = (
                 f'<svg class="math" role="img" aria-label="{html.escape(rendered.label)}" '
                 f'viewBox="{rendered.view_box}" style="{fragments.math_style(rendered)}">{rendered.body}</svg>'
             )
         return f'<div class="math-display">{image}</div>' if found.display else image
+
+    def fragment(self, source: str, note: Note, kept: Fragments) -> str:
+        """`source` (one section of `note`) made self-contained: from `kept` when it was made before, else made.
+
+        A kept fragment is the one made afresh here as long as none of its glyph ids names another outline on
+        the page so far: then each of its formulas takes the shared form, as when it was kept, and its glyphs
+        join the page's. Otherwise (a clash) it is made afresh against this page's glyphs, and not kept.
+        """
+        key = kept.key(source, note)
+        cached = kept.get(key)
+        if cached is not None:
+            if not any(self.symbols.get(glyph, text) != text for glyph, text in cached.glyphs):
+                self.symbols.update(cached.glyphs)
+                return cached.html
+            return _self_contained(source, note, self)
+        self._taken, self._clashed = {}, False
+        try:
+            made = _self_contained(source, note, self)
+            if not self._clashed:
+                kept.put(key, _Fragment(made, tuple(self._taken.items())))
+        finally:
+            self._taken = None
+        return made
 
     def definitions(self) -> str:
         """One hidden SVG holding every glyph used so far (the page puts it after the last note)."""
@@ -61,6 +104,106 @@ class Glyphs:
             + "".join(self.symbols[key] for key in sorted(self.symbols))
             + "</svg>"
         )
+
+
+@dataclass(frozen=True)
+class _Fragment:
+    """A note's section as the page shows it, and the shared glyphs (id, outline) its formulas use."""
+
+    html: str
+    glyphs: tuple[tuple[str, str], ...]
+
+
+# Bumped when what a kept fragment holds, or how it is made, changes in a way the code's stamp would not show.
+_FRAGMENT_FORMAT = 1
+
+
+class Fragments:
+    """The page's fragments an earlier build made, in one file per deck under the cache folder (`page/`).
+
+    A fragment's key is the hash of its section's HTML as read (the note's content), the note's folder and
+    language, each file the note loads by path, time and size (its images are inlined), and what every fragment
+    of the page shares (`shared`): studykit's code and libraries (`stamps.environment`), the math engine and its
+    version, the page's template and stylesheet, and the deck's language. Only the fragments this build used are
+    written back, so the file does not grow with every edit. Without `file` nothing is kept.
+    """
+
+    def __init__(self, file: Path | None, shared: str, content_dir: Path) -> None:
+        self.file, self.shared, self.content_dir = file, shared, content_dir
+        self._shared = hashlib.sha256(shared.encode("utf-8"))  # every key starts from it
+        self._loads: dict[Path, bytes] = {}  # each note's folder, language and loaded files, for its keys
+        self._stored: dict[str, _Fragment] = {}
+        self._used: dict[str, _Fragment] = {}
+        self._changed = False
+        if file is not None:
+            with contextlib.suppress(Exception):  # missing, damaged, or from another Python: make them afresh
+                stored = pickle.loads(file.read_bytes())
+                if isinstance(stored, dict):
+                    self._stored = stored
+
+    def key(self, source: str, note: Note) -> str:
+        # Hashed here rather than by stamps.digest: that writes each part as its repr, a copy of the whole section
+        # with its quotes escaped (3 MB of HTML at 1,000 notes). Each part is preceded by its length, so that no two
+        # different lists of parts hash alike.
+        loads = self._loads.get(note.path)
+        if loads is None:  # once per note, not per section
+            stamped = []
+            for relative in note.media:
+                try:
+                    info = (self.content_dir / relative).stat()
+                    stamped.append((relative.as_posix(), info.st_mtime_ns, info.st_size))
+                except OSError:
+                    stamped.append((relative.as_posix(), -1, -1))
+            loads = self._loads[note.path] = repr((str(note.path.parent), note.language, stamped)).encode("utf-8")
+        hashed = self._shared.copy()
+        for part in (loads, source.encode("utf-8", "surrogatepass")):
+            hashed.update(len(part).to_bytes(8, "little"))
+            hashed.update(part)
+        return hashed.hexdigest()
+
+    def get(self, key: str) -> _Fragment | None:
+        found = self._stored.get(key)
+        if found is not None:
+            self._used[key] = found
+        return found
+
+    def put(self, key: str, fragment: _Fragment) -> None:
+        self._used[key] = fragment
+        self._changed = True
+
+    def save(self) -> None:
+        if self.file is None or (not self._changed and self._used.keys() == self._stored.keys()):
+            return
+        with contextlib.suppress(OSError):  # a read-only cache only costs speed
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            # The same glyph serves hundreds of fragments: one object for each (id, outline), which pickle then
+            # writes once and refers back to (a third of the file's size, and of its reading, at 1,000 notes).
+            shared: dict[tuple[str, str], tuple[str, str]] = {}
+            used = {
+                key: _Fragment(fragment.html, tuple(shared.setdefault(pair, pair) for pair in fragment.glyphs))
+                for key, fragment in self._used.items()
+            }
+            temporary = self.file.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_bytes(pickle.dumps(used, protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(temporary, self.file)
+
+
+def kept_fragments(deck: Deck, context: BuildContext) -> Fragments:
+    """The fragments kept for `deck`'s page under the build's cache folder."""
+    engine = mathrender.engine()
+    shared = stamps.digest(
+        [
+            _FRAGMENT_FORMAT,
+            stamps.environment(),
+            engine.NAME,
+            engine.VERSION,
+            context.template_text("page.html.j2"),
+            context.template_text("page.css"),
+            deck.language,
+        ]
+    )
+    name = stamps.digest([str(deck.content_dir.resolve()), deck.slug])[:32]
+    return Fragments(context.cache_dir / "page" / f"{name}.pickle", shared, deck.content_dir)
 
 
 def _self_contained(fragment: str, note: Note, glyphs: Glyphs) -> str:
@@ -134,35 +277,37 @@ def code_css() -> str:
 class _PageNote:
     """A note as the page template reads it; its HTML is made when the template reaches it, then let go."""
 
-    def __init__(self, note: Note, glyphs: Glyphs) -> None:
-        self.note, self.glyphs = note, glyphs
+    def __init__(self, note: Note, glyphs: Glyphs, kept: Fragments) -> None:
+        self.note, self.glyphs, self.kept = note, glyphs, kept
         self.id, self.number, self.question, self.tags = note.id, note.number, note.question, note.tags
         self.language = note.language
 
     @property
     def key_points(self) -> str:
-        return _self_contained(self.note.key_points_html, self.note, self.glyphs)
+        return self.glyphs.fragment(self.note.key_points_html, self.note, self.kept)
 
     @property
     def answer(self) -> str:
-        return _self_contained(self.note.answer_html, self.note, self.glyphs)
+        return self.glyphs.fragment(self.note.answer_html, self.note, self.kept)
 
 
 def write(deck: Deck, target: Path, context: BuildContext) -> None:
     """Stream the page to `target` note by note: a bank of thousands of notes is hundreds of MB of HTML."""
     glyphs = Glyphs()
+    kept = kept_fragments(deck, context)
     with target.open("w", encoding="utf-8") as out:
         templating.stream(
             context.templates,
             "page.html.j2",
             out,
             deck=deck,
-            notes=[_PageNote(note, glyphs) for note in deck.notes],
+            notes=[_PageNote(note, glyphs, kept) for note in deck.notes],
             glyphs=glyphs,
             tags=sorted({tag for note in deck.notes for tag in note.tags}),
             css=context.template_text("page.css") + "\n" + code_css(),
             script=context.template_text("page.js"),
         )
+    kept.save()
 
 
 WRITER = Writer("html", "html", "offline study page: one self-contained HTML file, search and tag filters", write)
