@@ -196,6 +196,8 @@ class Printables:
         self._status: dict[str, str] = {"state": "idle", "message": ""}
         self.what = ""
         self._stopped = False  # set by `stop`: the child's "Aborted!" is then expected, not a failure
+        self._started_at = 0.0  # when the last build started (time.time())
+        self.stop_wait_seconds = 10.0  # how long `stop` lets the child end on its own before it is killed
 
     def status(self) -> dict[str, str]:
         with self._lock:
@@ -214,6 +216,7 @@ class Printables:
             path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
             self.work_dir.mkdir(parents=True, exist_ok=True)
             env = {**os.environ, "PYTHONPATH": path, "TMPDIR": str(self.work_dir)}
+            self._started_at = time.time()
             self._process = subprocess.Popen(
                 command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
             )
@@ -252,10 +255,24 @@ class Printables:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGINT)
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=self.stop_wait_seconds)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            self._remove_staged()
+
+    def _remove_staged(self) -> None:
+        """Remove what a killed build had staged beside its outputs (`.<output>.<8 hex>.tmp`, see build._staged):
+        killed, it could not. Its outputs are renamed over only at the end, so the earlier ones are untouched. Only
+        files made since it started: another build writing into the same folder keeps its own."""
+        for leftover in self.output_dir.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                if _STAGED.fullmatch(leftover.name) and leftover.stat().st_mtime >= self._started_at - 1:
+                    leftover.unlink()
+
+
+# The name build._staged gives an output's temporary file.
+_STAGED = re.compile(r"\..+\.[0-9a-f]{8}\.tmp")
 
 
 # What every served page gets: overlay and toolbar styles, and the script that listens for builds.

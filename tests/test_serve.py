@@ -33,7 +33,7 @@ from generator import serve
 from generator.context import BuildOptions
 from generator.errors import BuildFailed, ContentFolderError, Location, Problem, UsageError
 from tests.browser import SharedTab, needs_chromium
-from tests.conftest import CONTENT, ROOT
+from tests.conftest import CONTENT, ROOT, content_with
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "serve"
 NOTE = "51-fine-tuning.md"
@@ -335,3 +335,25 @@ def test_the_note_memo_makes_a_rebuild_faster_never_different(content_copy: Path
     fresh = pipeline.run(BuildOptions(content_copy, tmp_path / "fresh", ("html",)))
     served = state.pages["dl-interview-51-65"].read_bytes()
     assert served == fresh.written[0].read_bytes() and b"Memo?" in served and b"Memo Deep" in served
+
+
+def test_a_build_killed_on_stop_leaves_no_staged_file(tmp_path: Path) -> None:
+    """A printables build that does not end on Ctrl-C in time is killed: what it had staged beside its outputs is
+    removed by serve, and a staged file of another, earlier build is left alone."""
+    content = content_with(tmp_path, (51, 56))
+    output = tmp_path / "out"
+    output.mkdir()
+    others = output / ".other.pdf.0123abcd.tmp"
+    others.write_bytes(b"")
+    os.utime(others, (time.time() - 3600, time.time() - 3600))
+    printables = serve.Printables(content, output, tmp_path / "work")
+    printables.stop_wait_seconds = 0.5
+    assert printables.start(("pdf", "tsv"))
+    process = printables._process
+    assert process is not None
+    wait_for(lambda: len(list(output.glob(".*.tmp"))) > 1 or process.poll() is not None, 60, "the build stages")
+    assert process.poll() is None, "the build ended before it could be stopped"
+    os.killpg(process.pid, signal.SIGSTOP)  # it cannot answer the SIGINT: `stop` must kill it
+    printables.stop()
+    assert process.returncode == -signal.SIGKILL
+    assert sorted(p.name for p in output.iterdir()) == [others.name]
