@@ -68,24 +68,29 @@ def pytest_configure(config: pytest.Config) -> None:
     config.add_cleanup(clean_up)
 
 
-# The test files that take longest, longest first (at 03b6ec3: about 45, 35, 9, 13, 12 and 13 s on one of two workers).
+# The test files that take longest, longest first (at b4b5931, seconds on one of two workers: 45, 33, 21, 17, 14, ...).
 # Under pytest-xdist each file is one unit of work, handed to whichever worker is free (make test passes
 # --no-loadscope-reorder, so the units go in this order): started first, the long ones do not end up alone on
 # one worker while the other has finished.
 LONGEST_FIRST = (
     "test_booklet_parts.py",
     "test_page_quality.py",
-    "test_booklet_page_for_page.py",
-    "test_cheatsheet.py",
-    "test_sheet_parts.py",
-    "test_page.py",
-    "test_robust.py",
-    "test_cards_pdf.py",
-    "test_install.py",
     "test_property.py",
-    "test_mathjax_engine.py",
-    "test_cached_outputs.py",
+    "test_cheatsheet.py",
+    "test_cards_pdf.py",
     "test_page_flow.py",
+    "test_booklet_page_for_page.py",
+    "test_page.py",
+    "test_mathjax_engine.py",
+    "test_serve.py",
+    "test_sheet_parts.py",
+    "test_noop_builds.py",
+    "test_pay_for_what_is_asked.py",
+    "test_cached_outputs.py",
+    "test_hostile.py",
+    "test_edges.py",
+    "test_math_side_by_side.py",
+    "test_chinese.py",
 )
 
 
