@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import functools
 import itertools
 import logging
@@ -501,6 +502,9 @@ class Placed:
     last_page: int
     bottom: float  # the bottom of its border box on its last page
     page_bottom: float  # the bottom of that page's area (where the margin starts)
+    top: float = 0.0  # the top of its border box on its first page
+    left: float = 0.0  # the left of its border box on its first page
+    margin_bottom: float = 0.0
 
 
 def placed(laid_out: Any, attribute: str) -> list[Placed]:
@@ -520,7 +524,11 @@ def placed(laid_out: Any, attribute: str) -> list[Placed]:
             if value is not None:
                 bottom = box.border_box_y() + box.border_height()
                 start = first.get(value)
-                first[value] = Placed(value, number if start is None else start.first_page, number, bottom, page_bottom)
+                if start is None:
+                    start = Placed(value, number, number, bottom, page_bottom, box.border_box_y(), box.border_box_x())
+                first[value] = dataclasses.replace(
+                    start, last_page=number, bottom=bottom, page_bottom=page_bottom, margin_bottom=box.margin_bottom
+                )
             elif not isinstance(box, weasy_boxes.LineBox):
                 stack.extend(reversed(getattr(box, "children", [])))
     return list(first.values())

@@ -7,6 +7,7 @@ leaving a page with a few of its lines. The cheat sheet: its last page balances 
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from generator import build as pipeline
 from generator.writers import booklet as booklet_writer
 from generator.writers import sheet as sheet_writer
 from tests import pdfread
-from tests.conftest import CONTENT, EPOCH, Background
+from tests.conftest import CONTENT, EPOCH, Background, link_tree
 
 MM = 72 / 25.4
 # The booklet's text block on A4 (booklet.css: margins 22 mm top, 20 mm bottom).
@@ -330,3 +331,68 @@ def test_only_the_last_part_of_the_sheet_balances() -> None:
     assert '<main class="columns">' in middle
     assert '<main class="columns balanced">' in last
     assert '<main class="columns balanced">' in sheet_writer.html_of(deck, context)
+
+
+def test_the_last_page_is_balanced_as_weasyprint_balances_it_without_its_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sheet's last page is set in columns of a worked-out height (two layouts), not by `column-fill: balance`
+    (hundreds of layouts of the page): each note lands in the column WeasyPrint's own balancing puts it in."""
+    from generator import pdfengine
+
+    content = _deck_of([51, 52, 53, 54, 55, 56], tmp_path)
+    # A cache of its own with the session's formulas: the sheet is laid out here, not taken from another test's.
+    link_tree(Path(os.environ["STUDYKIT_CACHE_DIR"]) / "math", tmp_path / "cache" / "math")
+    monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(tmp_path / "cache"))
+    laid_out: list[tuple[str, Any]] = []
+    real_layout = pdfengine.layout
+
+    def layout(document: str, *arguments: Any) -> Any:
+        result = real_layout(document, *arguments)
+        laid_out.append((document, result))
+        return result
+
+    monkeypatch.setattr(pdfengine, "layout", layout)
+    _build(content, tmp_path / "out", ("pdf",))
+    sheets = [(document, result) for document, result in laid_out if 'class="columns' in document]
+    assert not any("columns balanced" in document for document, _ in sheets), "fell back to WeasyPrint's balance"
+    ours = sheets[-1][1]
+    assert "height:" in sheets[-1][0] and len(sheets) == 2, "filled in turn, then the last page at its height"
+
+    deck = pipeline.check(content).deck
+    context = pipeline.context_for(deck, pipeline.BuildOptions(content))
+    theirs = real_layout(
+        sheet_writer.part_html(deck, deck.notes, True, True, context),
+        content,
+        context.pdf_roots(content),
+        tmp_path / "x.pdf",
+    )
+
+    def columns(document: Any) -> list[tuple[str, int, int]]:
+        return [(p.value, p.first_page, round(p.left)) for p in pdfengine.placed(document, "id")]
+
+    assert len(ours.pages) == len(theirs.pages)
+    assert columns(ours) == columns(theirs)
+    last = len(ours.pages) - 1
+    assert len({left for _, page, left in columns(ours) if page == last}) == 2, "both columns of the last page used"
+
+
+def _placed(value: str, page: int, top: float, bottom: float, first_page: int | None = None) -> Any:
+    from generator.pdfengine import Placed
+
+    return Placed(value, page if first_page is None else first_page, page, bottom, 1000.0, top, 40.0, 10.0)
+
+
+def test_the_last_pages_column_height_splits_its_notes_most_evenly() -> None:
+    earlier = [_placed("q1", 0, 0, 900)]
+    # Four notes of 100, 300, 100 and 100 px, 10 px below each: 1+2 | 3+4 needs 420, 1 | 2+3+4 needs 530.
+    last = [
+        _placed("q2", 1, 0, 100),
+        _placed("q3", 1, 110, 410),
+        _placed("q4", 1, 420, 520),
+        _placed("q5", 1, 530, 630),
+    ]
+    assert sheet_writer._balanced_last_page(earlier + last, 1) == {"split": 1, "height_px": 421}
+    assert sheet_writer._balanced_last_page([_placed("q2", 1, 0, 100)], 1) == {"split": 0, "height_px": 111}
+    continued = [_placed("q1", 1, 0, 300, first_page=0), _placed("q2", 1, 310, 400)]
+    assert sheet_writer._balanced_last_page(continued, 1) is None, "a note begun on the page before: WeasyPrint's"
