@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -379,17 +378,17 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
             part = replace(deck, notes=group)
             numbering: dict[str, Any] = {"first_sheet": number, "sheets": len(groups), "dated": False}
             path = cache.path_for(html_of(part, context, **numbering), rendercache.loads_of(deck, group, context))
-            keys = {note.number: cache.path_for(_card_alone(deck, note, context), "").stem for note in group}
             if pdfjoin.pages_in(path) is None:
+                # Keyed only for a sheet laid out: a kept sheet's cards need no key (and no images read again).
+                keys = {note.number: cache.path_for(_card_alone(deck, note, context), "").stem for note in group}
                 known = {n: fit for n, key in keys.items() if (fit := remembered.get(key)) is not None}
                 laid_out, fits = render_fitted(part, target, context, **numbering, known=known)
                 pdfengine.save_atomically(laid_out, path)
-                remembered.found({key: fits.get(n, Fit()) for n, key in keys.items()})
-            remembered.used(keys.values())
+                remembered.found(path.name, {key: fits.get(n, Fit()) for n, key in keys.items()})
             parts.append(path)
         rendercache.join_dated(parts, target, deck, context)
         cache.keep_only(parts)
-        remembered.save()
+        remembered.save([path.name for path in parts])
 
 
 def _card_alone(deck: Deck, note: Note, context: BuildContext) -> str:
@@ -401,39 +400,40 @@ def _card_alone(deck: Deck, note: Note, context: BuildContext) -> str:
 
 
 class RememberedFits:
-    """Each card's fit as an earlier build found it, by the hash of the card laid out alone (`_card_alone`).
+    """Each card's fit as an earlier build found it, filed under the sheet it was laid out on and keyed by the hash
+    of the card laid out alone (`_card_alone`).
 
     After an edit, the sheet holding the edited card is laid out again: its other cards start at the fit they
     took, instead of overflowing and stepping down again (each step a layout). A card never seen starts at the
-    first step, as in a cold build; a wrong or missing file only costs those steps.
+    first step, as in a cold build; a wrong or missing file only costs those steps. The fits of a sheet the cache
+    no longer keeps are forgotten with it.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fits: dict[str, Fit] = {}
-        self._used: set[str] = set()
+        self._sheets: dict[str, dict[str, Fit]] = {}
         self._changed = False
-        with contextlib.suppress(OSError, ValueError, TypeError):
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
             stored = json.loads(path.read_text(encoding="utf-8"))
-            self._fits = {key: Fit(*value) for key, value in stored.items()}
+            self._sheets = {sheet: {key: Fit(*value) for key, value in fits.items()} for sheet, fits in stored.items()}
+        self._by_card = {key: fit for fits in self._sheets.values() for key, fit in fits.items()}
 
     def get(self, key: str) -> Fit | None:
-        return self._fits.get(key)
+        return self._by_card.get(key)
 
-    def found(self, fits: dict[str, Fit]) -> None:
-        for key, fit in fits.items():
-            if self._fits.get(key) != fit:
-                self._fits[key] = fit
-                self._changed = True
+    def found(self, sheet: str, fits: dict[str, Fit]) -> None:
+        self._sheets[sheet] = fits
+        self._changed = True
 
-    def used(self, keys: Iterable[str]) -> None:
-        self._used.update(keys)
-
-    def save(self) -> None:
-        """Keep the fits of this build's cards only (an edited card's old fit is forgotten)."""
-        if not self._changed and self._used == set(self._fits):
+    def save(self, sheets: list[str]) -> None:
+        """Keep the fits of the sheets this build uses only."""
+        if not self._changed and set(sheets) == set(self._sheets):
             return
-        kept = {key: astuple(self._fits[key]) for key in sorted(self._used) if key in self._fits}
+        kept = {
+            sheet: {key: astuple(fit) for key, fit in self._sheets[sheet].items()}
+            for sheet in sheets
+            if sheet in self._sheets
+        }
         with contextlib.suppress(OSError):  # a read-only cache only costs speed
             temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
             temporary.write_text(json.dumps(kept), encoding="utf-8")
