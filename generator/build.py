@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -224,6 +225,21 @@ def context_for(deck: Deck, options: BuildOptions, listed: list[stamps.Entry] | 
     )
 
 
+# An output staged by `_staged`: `.<output name>.<8 hex digits>.tmp` beside it.
+_STAGED_SUFFIX = ".tmp"
+_STAGED_NAME = re.compile(r"\..+\.[0-9a-f]{8}" + re.escape(_STAGED_SUFFIX))
+
+
+def remove_staged(folder: Path, since: float) -> None:
+    """Remove what a build killed while writing into `folder` had staged there (made at or after `since`, a
+    time.time()): killed, it could not. Its outputs are renamed over only at the end, so the earlier ones stand; a
+    file staged before `since` belongs to another build and is left alone."""
+    for leftover in folder.glob(f".*{_STAGED_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if _STAGED_NAME.fullmatch(leftover.name) and leftover.stat().st_mtime >= since - 1:
+                leftover.unlink()
+
+
 @contextlib.contextmanager
 def _staged(targets: list[Path]) -> Iterator[list[Path]]:
     """Temporary files beside each target, renamed over the targets only if every writer succeeds."""
@@ -232,7 +248,7 @@ def _staged(targets: list[Path]) -> Iterator[list[Path]]:
         for target in targets:
             # Named here and created by O_EXCL, so that the name is in the list before the file exists: an
             # interrupt between the two (mkstemp would leave a file it had not yet named to us) leaves nothing.
-            temporary = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+            temporary = target.parent / f".{target.name}.{secrets.token_hex(4)}{_STAGED_SUFFIX}"
             temporaries.append(temporary)
             os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         yield temporaries

@@ -259,20 +259,7 @@ class Printables:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            self._remove_staged()
-
-    def _remove_staged(self) -> None:
-        """Remove what a killed build had staged beside its outputs (`.<output>.<8 hex>.tmp`, see build._staged):
-        killed, it could not. Its outputs are renamed over only at the end, so the earlier ones are untouched. Only
-        files made since it started: another build writing into the same folder keeps its own."""
-        for leftover in self.output_dir.glob(".*.tmp"):
-            with contextlib.suppress(OSError):
-                if _STAGED.fullmatch(leftover.name) and leftover.stat().st_mtime >= self._started_at - 1:
-                    leftover.unlink()
-
-
-# The name build._staged gives an output's temporary file.
-_STAGED = re.compile(r"\..+\.[0-9a-f]{8}\.tmp")
+            pipeline.remove_staged(self.output_dir, self._started_at)
 
 
 # What every served page gets: overlay and toolbar styles, and the script that listens for builds.
