@@ -182,15 +182,14 @@ def _lay_out_last_part(
         return pdfengine.layout(html, deck.content_dir, roots, target)
 
     filled = lay_out(last_part=False)
-    before = _notes_placed(pdfengine.placed(filled, "id"), len(filled.pages))
-    if before is not None and len(before) == len(notes):
+    before = _notes_placed(pdfengine.placed(filled, "id"))
+    if len(before) == len(notes):
         last_page = _balanced_last_page(before, len(filled.pages) - 1)
         if last_page is not None:
             balanced = lay_out(last_part=True, last_page=last_page)
-            after = _notes_placed(pdfengine.placed(balanced, "id"), len(balanced.pages))
+            after = _notes_placed(pdfengine.placed(balanced, "id"))
             if (
-                after is not None
-                and _same_pages(before, after)
+                _same_pages(before, after)
                 and len({round(p.left) for p in after if p.first_page == len(balanced.pages) - 1}) <= 2
             ):
                 pdfengine.save_atomically(balanced, path)
@@ -198,10 +197,9 @@ def _lay_out_last_part(
     pdfengine.save_atomically(lay_out(last_part=True), path)
 
 
-def _notes_placed(placed: list[Placed], pages: int) -> list[Placed] | None:
-    """The sheet's notes (`id="q…"`) as laid out; None when there are none or a page count is off."""
-    notes = [entry for entry in placed if entry.value.startswith("q")]
-    return notes if notes and all(entry.last_page < pages for entry in notes) else None
+def _notes_placed(placed: list[Placed]) -> list[Placed]:
+    """The sheet's notes (`id="q…"`) as laid out."""
+    return [entry for entry in placed if entry.value.startswith("q")]
 
 
 def _balanced_last_page(notes: list[Placed], last: int) -> dict[str, int] | None:
