@@ -388,10 +388,9 @@ def test_a_figure_that_fits_is_drawn_beside_the_key_points(
     assert left < right / 4, "beside the key points, not over them"
 
 
-def test_only_overflowing_cards_are_laid_out_again(
-    content_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A card's fit is its own: between a sheet's first and last layouts, only overflowing cards are laid out."""
+def _long_card_beside_a_short_one(content_copy: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Cards 51 (padded with eight long key points, so that it steps down) and 56 on one sheet; the cards of each
+    layout from now on (by their backs' numbers)."""
     from generator import pdfengine
 
     _small_deck(content_copy, (51, 56))
@@ -406,6 +405,14 @@ def test_only_overflowing_cards_are_laid_out_again(
         return real_layout(document, *arguments)
 
     monkeypatch.setattr(pdfengine, "layout", layout)
+    return cards_per_layout
+
+
+def test_only_overflowing_cards_are_laid_out_again(
+    content_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A card's fit is its own: between a sheet's first and last layouts, only overflowing cards are laid out."""
+    cards_per_layout = _long_card_beside_a_short_one(content_copy, monkeypatch)
     pipeline.build(content_copy, tmp_path, ("cards",))
     assert len(cards_per_layout) >= 3, cards_per_layout
     assert cards_per_layout[0] == cards_per_layout[-1] == ["51", "56"]
@@ -421,25 +428,12 @@ def test_after_an_edit_the_other_cards_start_at_their_fit_and_the_bytes_are_a_co
     """Each card's fit is remembered by the card: after an edit of the other card on its sheet, the long card starts
     at the fit it took instead of stepping down again (a layout a step), and the file is the one an empty cache
     gives. (The edited card starts afresh: its fit is keyed by its new content.)"""
-    from generator import pdfengine
-
-    _small_deck(content_copy, (51, 56))
-    long_card = next(content_copy.glob("51-*.md"))
-    extra = "".join(f"- Extra point {i}: a long sentence that pads the back of the card.\n" for i in range(1, 9))
-    long_card.write_text(long_card.read_text(encoding="utf-8").replace("## Full answer", extra + "\n## Full answer", 1))
     session_math = Path(os.environ["STUDYKIT_CACHE_DIR"]) / "math"
     for cache in ("cache", "empty"):
         link_tree(session_math, tmp_path / cache / "math")
     monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    cards_per_layout: list[list[str]] = []
-    real_layout = pdfengine.layout
-
-    def layout(document: str, *arguments: Any) -> Any:
-        cards_per_layout.append(re.findall(r'data-fit="back-(\d+)"', document))
-        return real_layout(document, *arguments)
-
-    monkeypatch.setattr(pdfengine, "layout", layout)
+    cards_per_layout = _long_card_beside_a_short_one(content_copy, monkeypatch)
     pipeline.build(content_copy, tmp_path / "one", ("cards",))
     assert len(cards_per_layout) >= 3, f"the long card did not step down: {cards_per_layout}"
 
