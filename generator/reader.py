@@ -105,6 +105,7 @@ class StoredNotes(NoteCache):
         owner = f"deck {deck_id}" if deck_id is not None else str(content_dir.resolve())
         self.file = cache_root() / "notes" / f"{stamps.digest([owner])[:32]}.pickle"
         self.content_dir = content_dir
+        self._folder_names = {str(content_dir), str(content_dir.resolve())}  # as given, and as the OS names it
         self._stored: dict[str, tuple[str, Note | None, list[Problem]]] = {}
         self._kept: dict[str, tuple[str, Note | None, list[Problem]]] = {}
         self._changed = False
@@ -138,8 +139,7 @@ class StoredNotes(NoteCache):
     def _names_the_folder(self, problem: Problem) -> bool:
         """Whether the problem's words hold where the folder is (an OS error's file name): such a note is not
         kept, since its report would name this folder to a copy of it elsewhere."""
-        folders = {str(self.content_dir), str(self.content_dir.resolve())}
-        return any(folder in text for folder in folders for text in (problem.message, problem.hint))
+        return any(folder in text for folder in self._folder_names for text in (problem.message, problem.hint))
 
     def _shared(self, context: Hashable) -> str:
         """The key's part every note of the deck shares (the deck's stamp is long: hashed once, not per note)."""
