@@ -497,7 +497,7 @@ class _Parts:
         return parts
 
     def _guess(self) -> list[tuple[Note, ...]]:
-        """The last build's parts; without them, chunks of notes that end where a part may.
+        """The last build's parts; without them, chunks of `_FIRST_GUESS` notes.
 
         A new note joins the part before it, up to a chunk's worth of new notes: many notes added at once are not
         laid out as one part (the guess only saves layouts; a wrong one costs one, never a wrong page).
@@ -505,9 +505,11 @@ class _Parts:
         notes = self.deck.notes
         runs: list[list[Note]] = []
         if not self.memory.starts:
-            # Cut where parts may begin by the notes' ids: where they do, a chunk is a part as laid out.
+            # Plain chunks, each laid out once and cut where its parts begin. (Cutting at the notes whose ids may
+            # begin a part laid most pages out twice: such a note begins a part only if it also opens a page,
+            # and where it did not, the run before was laid out again with the run after.)
             for note in notes:
-                if not runs or _begins_part(note) or len(runs[-1]) >= _FIRST_GUESS:
+                if not runs or len(runs[-1]) >= _FIRST_GUESS:
                     runs.append([])
                 runs[-1].append(note)
             return [tuple(run) for run in runs]
