@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import fcntl
 import hashlib
 import importlib
 import multiprocessing
@@ -39,6 +40,13 @@ def _worker() -> str | None:
     return os.environ.get("PYTEST_XDIST_WORKER")
 
 
+# What a test process's cache starts with, from the user's (or the controller's): the kinds of cache a build of
+# the shipped decks fills.
+CACHE_KINDS = ("math", "pdf", "notes", "fonts")
+# Under pytest-xdist: the controller's cache, where every worker makes the session's build (`built`).
+SESSION_CACHE = "STUDYKIT_TEST_SESSION_CACHE"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """The session's own studykit cache (math and cheat-sheet parts), started as a copy of the user's.
 
@@ -53,10 +61,14 @@ def pytest_configure(config: pytest.Config) -> None:
     origin = Path(os.environ["STUDYKIT_CACHE_DIR"]) if "STUDYKIT_CACHE_DIR" in os.environ else None
     users = origin or studykit_context.cache_root()
     private = Path(tempfile.mkdtemp(prefix="studykit-test-cache-"))
-    for kind in ("math", "pdf", "notes", "fonts"):
+    for kind in CACHE_KINDS:
         if (users / kind).is_dir():
             link_tree(users / kind, private / kind)
     os.environ["STUDYKIT_CACHE_DIR"] = str(private)
+    if _worker() is None:
+        # The pytest-xdist controller (or a session in one process): the workers it starts find this cache in
+        # their environment, copy it, and build the session's deck in it (`_session_cache`).
+        os.environ[SESSION_CACHE] = str(private)
 
     def clean_up() -> None:
         if origin is None:
@@ -182,13 +194,37 @@ READ_AHEAD: list[tuple[str, str, Callable[[Path, str], Path]]] = [
 ]
 
 
+@contextlib.contextmanager
+def _session_cache(patch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Under pytest-xdist, the session's build is made in the cache the workers share, one worker at a time.
+
+    Each worker needs the same build of the shipped deck; in a private cache each laid it out from nothing on a
+    new machine (about 25 s of CPU each). In the shared one the first lays it out and the next finds every part
+    there and only joins them. Afterwards what the build left in the shared cache is linked into the worker's
+    own (files it has are left alone: a cache file is replaced, never written into), so that its other tests
+    find the parts as before.
+    """
+    shared = os.environ.get(SESSION_CACHE)
+    own = os.environ["STUDYKIT_CACHE_DIR"]
+    if _worker() is None or not shared or not Path(shared).is_dir():
+        yield
+        return
+    with open(Path(shared) / ".session-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # let go when the file closes
+        patch.setenv("STUDYKIT_CACHE_DIR", shared)
+        yield
+        patch.setenv("STUDYKIT_CACHE_DIR", own)
+        for kind in CACHE_KINDS:
+            link_missing(Path(shared) / kind, Path(own) / kind)
+
+
 @pytest.fixture(scope="session")
 def built(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, background: Background
 ) -> pipeline.BuildReport:
     """Every output of the shipped deck, built once, with SOURCE_DATE_EPOCH set (the PDFs' creation date)."""
     output = tmp_path_factory.mktemp("build")
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, _session_cache(patch):
         patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
         report = pipeline.build(CONTENT, output)
     collected = {item.path.name for item in request.session.items}
@@ -298,6 +334,18 @@ def link_tree(source: Path, target: Path) -> None:
 
     with contextlib.suppress(shutil.Error):  # a file removed while being copied: one entry fewer
         shutil.copytree(source, target, copy_function=link, dirs_exist_ok=True)
+
+
+def link_missing(source: Path, target: Path) -> None:
+    """Hard-link into `target` each file under the folder `source` that `target` does not have."""
+    for folder, _, files in os.walk(source):
+        into = target / Path(folder).relative_to(source)
+        into.mkdir(parents=True, exist_ok=True)
+        present = set(os.listdir(into))
+        for name in files:
+            if name not in present:
+                with contextlib.suppress(OSError):  # removed meanwhile, or a file system without links: a miss
+                    os.link(Path(folder) / name, into / name)
 
 
 def note_file(content: Path, number: int) -> Path:
