@@ -33,20 +33,26 @@ def thirty() -> list[tuple[str, bool]]:
             (row["tex"].replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\"), row["display"] == "1")
             for row in csv.DictReader(rows, delimiter="\t")
         ]
-    usable = []
-    for tex, display in formulas:
-        try:
-            mathrender.render(tex, display)
-        except mathrender.MathRenderError:
-            continue
-        usable.append((tex, display))
 
-    # Varied: half inline, half display, chosen by a hash of the TeX among those of a readable length.
+    # Varied: half inline, half display, chosen by a hash of the TeX among those of a readable length that draw.
     def key(item: tuple[str, bool]) -> str:
         return hashlib.sha256(item[0].encode("utf-8")).hexdigest()
 
-    inline = sorted((f for f in usable if not f[1] and 8 <= len(f[0]) <= 120), key=key)[: COUNT // 2]
-    display = sorted((f for f in usable if f[1] and 20 <= len(f[0]) <= 160), key=key)[: COUNT - len(inline)]
+    def first_drawn(candidates: list[tuple[str, bool]], count: int) -> list[tuple[str, bool]]:
+        """The first `count` that draw, in hash order (drawn one by one: the corpus holds well over a thousand)."""
+        chosen = []
+        for tex, display in sorted(candidates, key=key):
+            if len(chosen) == count:
+                break
+            try:
+                mathrender.render(tex, display)
+            except mathrender.MathRenderError:
+                continue
+            chosen.append((tex, display))
+        return chosen
+
+    inline = first_drawn([f for f in formulas if not f[1] and 8 <= len(f[0]) <= 120], COUNT // 2)
+    display = first_drawn([f for f in formulas if f[1] and 20 <= len(f[0]) <= 160], COUNT - len(inline))
     return inline + display
 
 
