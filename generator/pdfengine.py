@@ -13,7 +13,9 @@ import collections
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import itertools
+import json
 import logging
 import os
 import re
@@ -124,6 +126,10 @@ _PLAIN_PATH = re.compile(r"[\d\s.,+\-eEachlmqstvzACHLMQSTVZ]*")
 _memoize_svg_paths()
 
 
+# The formulas drawn in this process, by data URI (see `_memoize_formulas`).
+_RECORDED_FORMULAS: dict[str, tuple[list[Any], list[Any], dict[str, dict[str, Any]]]] = {}
+
+
 def _memoize_formulas() -> None:
     """Draw each distinct formula once per process, then replay its PDF operators, at any size.
 
@@ -155,7 +161,7 @@ def _memoize_formulas() -> None:
     # kept joined as one item of the stream: pydyf joins a stream's items with newlines, so one item holding them
     # joined by newlines writes the same bytes, in a thousandth of the memory of a thousand items. (WeasyPrint only
     # compares a stream's last item with `q` or `ET` otherwise, and a drawing ends with `Q`.)
-    recorded: dict[str, tuple[list[Any], list[Any], dict[str, dict[str, Any]]]] = {}
+    recorded = _RECORDED_FORMULAS
     replayable: dict[str, bool] = {}
     recorded_bytes = 0
 
@@ -176,7 +182,10 @@ def _memoize_formulas() -> None:
         if _interrupted or not isinstance(url, str) or svg is None or not _starting_state(stream):
             draw(image, stream, width, height, style)
             return
-        if (hit := recorded.get(url)) is not None:
+        if (hit := recorded.get(url)) is None and (hit := _KEPT_DRAWINGS.load(url)) is not None:
+            recorded[url] = hit
+            recorded_bytes += sum(len(operator) + 64 for operator in hit[1])
+        if hit is not None:
             before, after, states = hit
             stream.stream.extend(before)
             stream.stream.extend(root_transform(svg, stream, width, height))
@@ -224,9 +233,82 @@ def _memoize_formulas() -> None:
         recorded_bytes += sum(len(operator) + 64 for operator in after if isinstance(operator, bytes))
         states = {name: dict(extended[name]) for name in added}
         recorded[url] = (operators[:at], after, states)
+        _KEPT_DRAWINGS.save(url, recorded[url])
 
     # The drawing it stands for, as `__wrapped__` (the tests compare the two).
     svg_class.draw = functools.wraps(draw)(replayed)
+
+
+class _KeptDrawings:
+    """The formulas' recorded drawings (see `_memoize_formulas`), kept in the cache folder between processes.
+
+    Each build is a new process, and drawing a formula the first time walks its SVG tree in Python (10-20 ms): after
+    a one-note edit, every formula on the pages laid out again was walked again, a fifth of the rebuild. A drawing
+    is kept by the hash of its data URI (what it draws depends on nothing else, see `_memoize_formulas`), under
+    the WeasyPrint and pydyf versions that drew it, as JSON (operators as Latin-1 text: bytes one for one). Only
+    plain entries are written or read back: bytes operators and numeric opacity states. A file that cannot be
+    read, or holds anything else, is a miss: the formula is drawn, as without the cache.
+    """
+
+    def __init__(self) -> None:
+        import importlib.metadata
+
+        self.format = f"weasyprint-{version('weasyprint')}-pydyf-{importlib.metadata.version('pydyf')}-1"
+
+    def _path(self, url: str) -> Path:
+        from generator.context import cache_root  # read each time: the environment names the cache
+
+        return cache_root() / "drawn" / self.format / f"{hashlib.sha256(url.encode('utf-8')).hexdigest()[:40]}.json"
+
+    def load(self, url: str) -> tuple[list[Any], list[Any], dict[str, dict[str, Any]]] | None:
+        try:
+            stored = json.loads(self._path(url).read_text(encoding="utf-8"))
+            before, after, states = stored["before"], stored["after"], stored["states"]
+            entry = (
+                [operator.encode("latin-1") for operator in before],
+                [operator.encode("latin-1") for operator in after],
+                {str(name): dict(state) for name, state in states.items()},
+            )
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None
+        return entry if _plain_drawing(entry) else None
+
+    def save(self, url: str, entry: tuple[list[Any], list[Any], dict[str, dict[str, Any]]]) -> None:
+        if not _plain_drawing(entry):
+            return
+        before, after, states = entry
+        path = self._path(url)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        text = json.dumps(
+            {
+                "before": [operator.decode("latin-1") for operator in before],
+                "after": [operator.decode("latin-1") for operator in after],
+                "states": states,
+            }
+        )
+        try:  # a cache that cannot be written only costs the drawing next time
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(text, encoding="utf-8")
+            os.replace(temporary, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+
+
+def _plain_drawing(entry: tuple[list[Any], list[Any], dict[str, dict[str, Any]]]) -> bool:
+    before, after, states = entry
+    return (
+        all(isinstance(operator, bytes) for operator in (*before, *after))
+        and all(isinstance(name, str) and isinstance(state, dict) for name, state in states.items())
+        and all(
+            isinstance(key, str) and isinstance(value, (int, float)) and not isinstance(value, bool)
+            for state in states.values()
+            for key, value in state.items()
+        )
+    )
+
+
+_KEPT_DRAWINGS = _KeptDrawings()
 
 
 # The elements a replayed formula may hold (MathJax draws glyphs as paths placed by <use>, bars as rects).

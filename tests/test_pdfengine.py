@@ -111,6 +111,52 @@ def test_replayed_formulas_give_the_bytes_weasyprint_draws(tmp_path: Path, monke
     assert again.read_bytes() == plain.read_bytes()
 
 
+def test_a_formula_drawn_by_an_earlier_process_is_replayed_from_the_cache_with_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drawings a build recorded are kept in the cache folder; a later process (here: this one, its memory of
+    them cleared) replays them without walking a formula's SVG, and a damaged file is drawn again."""
+    svg_document = importlib.import_module("weasyprint.svg").SVG
+    walk = svg_document.draw
+    walked = 0
+
+    def counted(*args: object) -> None:
+        nonlocal walked
+        walked += 1
+        walk(*args)
+
+    monkeypatch.setattr(svg_document, "draw", counted)
+    monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(tmp_path / "cache"))
+    memory = pdfengine._RECORDED_FORMULAS
+    saved = dict(memory)  # what this process has drawn, put back at the end
+    document = _sized_document()
+    options = {"uncompressed_pdf": True}
+    base, roots = str(tmp_path) + "/", [str(tmp_path)]
+
+    def drawn_afresh(name: str) -> bytes:
+        """The document written by a process that has drawn nothing yet (an empty memory, the cache as it is)."""
+        nonlocal walked
+        memory.clear()
+        walked = 0
+        assert pdfengine.write_atomically(document, base, roots, str(tmp_path / name), options) is None
+        return (tmp_path / name).read_bytes()
+
+    first = drawn_afresh("first.pdf")
+    walked_first = walked
+    kept = sorted((tmp_path / "cache" / "drawn").rglob("*.json"))
+    assert walked_first >= 8 and len(kept) >= 8, "the formulas were drawn, each once, and kept"
+    again = drawn_afresh("again.pdf")
+    assert walked <= walked_first - len(kept), f"{walked} formulas walked again though {len(kept)} were kept"
+    assert again == first
+    kept[0].write_text('{"before": ["q"], "after": [7], "states": {}}', encoding="utf-8")  # not operators
+    kept[1].write_bytes(b"\xff not json")
+    damaged = drawn_afresh("damaged.pdf")
+    assert walked == walked_first - len(kept) + 2, "the two damaged drawings were walked again, and only they"
+    assert damaged == first
+    memory.clear()
+    memory.update(saved)
+
+
 def test_page_references_built_once_give_the_bytes_of_pydyf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A tagged document of several pages: its structure tree names each element's page, from the kept tuple."""
     pdf_class = importlib.import_module("pydyf").PDF
