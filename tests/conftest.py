@@ -42,7 +42,7 @@ def _worker() -> str | None:
 
 # What a test process's cache starts with, from the user's (or the controller's): the kinds of cache a build of
 # the shipped decks fills.
-CACHE_KINDS = ("math", "pdf", "notes", "fonts")
+CACHE_KINDS = ("math", "drawn", "pdf", "notes", "fonts")
 # Under pytest-xdist: the controller's cache, where every worker makes the session's build (`built`).
 SESSION_CACHE = "STUDYKIT_TEST_SESSION_CACHE"
 
