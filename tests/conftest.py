@@ -236,13 +236,16 @@ def built(
 
 @pytest.fixture(scope="session", autouse=True)
 def _built_first_on_a_worker(request: pytest.FixtureRequest) -> None:
-    """Under pytest-xdist, the session's build comes before a worker's first test.
+    """Under pytest-xdist without a cache shared by the workers, the session's build comes before a worker's first
+    test.
 
-    Some tests build the shipped deck otherwise (in parts of other sizes, with other notes) into the same cache,
-    and a build forgets the cached parts of its deck it did not use: built after them, the session's build
-    would lay out again what the user's cache held.
+    Some tests build the shipped deck otherwise (in parts of other sizes, with other notes) into the worker's
+    cache, and a build forgets the cached parts of its deck it did not use: built there after them, the session's
+    build would lay out again what the user's cache held. In the shared cache (`_session_cache`) nothing else
+    builds, so a worker goes on with its tests while the other makes the session's build, and makes its own
+    (from the parts the other left) when a test first needs it.
     """
-    if _worker() is not None:
+    if _worker() is not None and not os.environ.get(SESSION_CACHE):
         request.getfixturevalue("built")
 
 
