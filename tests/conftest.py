@@ -67,7 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["STUDYKIT_CACHE_DIR"] = str(private)
     if _worker() is None:
         # The pytest-xdist controller (or a session in one process): the workers it starts find this cache in
-        # their environment, copy it, and build the session's deck in it (`_session_cache`).
+        # their environment, copy it, and build the session's deck in it (`session_cache`).
         os.environ[SESSION_CACHE] = str(private)
 
     def clean_up() -> None:
@@ -195,8 +195,9 @@ READ_AHEAD: list[tuple[str, str, Callable[[Path, str], Path]]] = [
 
 
 @contextlib.contextmanager
-def _session_cache(patch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Under pytest-xdist, the session's build is made in the cache the workers share, one worker at a time.
+def session_cache(patch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Under pytest-xdist, the session's builds of the shipped decks are made in the cache the workers share, one
+    worker at a time (and nothing else is built there).
 
     Each worker needs the same build of the shipped deck; in a private cache each laid it out from nothing on a
     new machine (about 25 s of CPU each). In the shared one the first lays it out and the next finds every part
@@ -224,7 +225,7 @@ def built(
 ) -> pipeline.BuildReport:
     """Every output of the shipped deck, built once, with SOURCE_DATE_EPOCH set (the PDFs' creation date)."""
     output = tmp_path_factory.mktemp("build")
-    with pytest.MonkeyPatch.context() as patch, _session_cache(patch):
+    with pytest.MonkeyPatch.context() as patch, session_cache(patch):
         patch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
         report = pipeline.build(CONTENT, output)
     collected = {item.path.name for item in request.session.items}
@@ -241,7 +242,7 @@ def _built_first_on_a_worker(request: pytest.FixtureRequest) -> None:
 
     Some tests build the shipped deck otherwise (in parts of other sizes, with other notes) into the worker's
     cache, and a build forgets the cached parts of its deck it did not use: built there after them, the session's
-    build would lay out again what the user's cache held. In the shared cache (`_session_cache`) nothing else
+    build would lay out again what the user's cache held. In the shared cache (`session_cache`) nothing else
     builds, so a worker goes on with its tests while the other makes the session's build, and makes its own
     (from the parts the other left) when a test first needs it.
     """
