@@ -40,9 +40,10 @@ def pages_in(path: Path) -> int | None:
         return None
 
 
-def join(parts: list[Path], target: Path, metadata: Metadata, page_numbers: Path | None = None) -> None:
+def join(parts: list[Path], target: Path, metadata: Metadata | None, page_numbers: Path | None = None) -> None:
     """Write `parts`, in order, as one PDF at `target`; byte-identical for identical inputs.
 
+    `metadata`: what to set on the result (None: the first part's, as it is: a part joined again later).
     `page_numbers`, if given, is a PDF with one page per page of the result, laid over it.
     """
     try:
@@ -54,7 +55,8 @@ def join(parts: list[Path], target: Path, metadata: Metadata, page_numbers: Path
                     _append(joined, stack.enter_context(pikepdf.open(part)), outline.root)
             if page_numbers is not None:
                 _overlay(joined, stack.enter_context(pikepdf.open(page_numbers)))
-            _set_metadata(joined, metadata)
+            if metadata is not None:
+                _set_metadata(joined, metadata)
             joined.save(target, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
     except (pikepdf.PdfError, KeyError, AttributeError, IndexError) as error:
         raise JoinError(f"cannot join {len(parts)} PDF parts: {error}") from error

@@ -336,8 +336,9 @@ def test_only_the_last_part_of_the_sheet_balances() -> None:
 def test_the_last_page_is_balanced_as_weasyprint_balances_it_without_its_search(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The sheet's last page is set in columns of a worked-out height (two layouts), not by `column-fill: balance`
-    (hundreds of layouts of the page): each note lands in the column WeasyPrint's own balancing puts it in."""
+    """The sheet's last page is set in columns of a worked-out height (the part filled in turn, then the last page's
+    notes alone), not by `column-fill: balance` (hundreds of layouts of the page): each note lands on the page and
+    in the column WeasyPrint's own balancing puts it in."""
     from generator import pdfengine
 
     content = _deck_of([51, 52, 53, 54, 55, 56], tmp_path)
@@ -356,8 +357,10 @@ def test_the_last_page_is_balanced_as_weasyprint_balances_it_without_its_search(
     _build(content, tmp_path / "out", ("pdf",))
     sheets = [(document, result) for document, result in laid_out if 'class="columns' in document]
     assert not any("columns balanced" in document for document, _ in sheets), "fell back to WeasyPrint's balance"
-    ours = sheets[-1][1]
-    assert "height:" in sheets[-1][0] and len(sheets) == 2, "filled in turn, then the last page at its height"
+    assert "height:" in sheets[-1][0] and len(sheets) == 2, "filled in turn, then the last page's notes at its height"
+    filled, alone = sheets[0][1], sheets[1][1]
+    assert len(alone.pages) == 1
+    assert not [path.name for path in (tmp_path / "cache").rglob("*.tmp*")], "the pieces joined are removed"
 
     deck = pipeline.check(content).deck
     context = pipeline.context_for(deck, pipeline.BuildOptions(content))
@@ -371,10 +374,13 @@ def test_the_last_page_is_balanced_as_weasyprint_balances_it_without_its_search(
     def columns(document: Any) -> list[tuple[str, int, int]]:
         return [(p.value, p.first_page, round(p.left)) for p in pdfengine.placed(document, "id")]
 
-    assert len(ours.pages) == len(theirs.pages)
-    assert columns(ours) == columns(theirs)
-    last = len(ours.pages) - 1
-    assert len({left for _, page, left in columns(ours) if page == last}) == 2, "both columns of the last page used"
+    last = len(filled.pages) - 1
+    # The part as kept: the filled layout's pages before its last, then the page of the last page's notes.
+    ours = [placed for placed in columns(filled) if placed[1] < last]
+    ours += [(value, page + last, left) for value, page, left in columns(alone)]
+    assert len(theirs.pages) == last + 1
+    assert ours == columns(theirs)
+    assert len({left for _, page, left in ours if page == last}) == 2, "both columns of the last page used"
 
 
 def _placed(value: str, page: int, top: float, bottom: float, first_page: int | None = None) -> Any:

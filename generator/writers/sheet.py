@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,8 +149,10 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
         cache.keep_only([*parts, numbers])
 
 
+# The files the last part is made of before it is kept (beside it in the cache, each named for the process).
+PIECES = ("head.tmp", "tail.tmp", "joined.tmp")
 # In the key of the sheet's last part: laid out by `_lay_out_last_part`, not by WeasyPrint's `column-fill: balance`.
-_BALANCED_BY_HEIGHT = "|last page balanced by height"
+_BALANCED_BY_HEIGHT = "|last page balanced by height, set on its own"
 
 
 def _lay_out_last_part(
@@ -160,20 +163,22 @@ def _lay_out_last_part(
     WeasyPrint balances a page's columns by laying them out again a pixel higher each time: about 500 layouts of
     the last page's notes for the shipped deck's sheet (5 s, where filling the columns in turn takes 0.9 s). Here
     the part is laid out once filling the columns in turn, the notes of its last page are measured, the column
-    height that splits them most evenly is worked out, and that page is set in columns of that height. When the
-    last page starts inside a note (one longer than a column), or the result does not hold its notes as the first
-    layout did, WeasyPrint balances it.
+    height that splits them most evenly is worked out, and those notes alone are set on a page in columns of that
+    height; the part is the pages before it, as filled, then that page (joined). When the last page starts inside
+    a note (one longer than a column), or that page does not hold its notes in two columns, WeasyPrint balances it.
     """
-    from generator import pdfengine
+    from generator import pdfengine, pdfjoin
 
     roots = context.pdf_roots(deck.content_dir)
 
-    def lay_out(last_part: bool, last_page: dict[str, int] | None = None) -> Any:
+    def lay_out(
+        some: Sequence[Note], *, first_part: bool, last_part: bool, last_page: dict[str, int] | None = None
+    ) -> Any:
         html = _sheet_html(
             deck,
-            notes,
+            some,
             context,
-            first_part=first,
+            first_part=first_part,
             last_part=last_part,
             numbered=False,
             dated=False,
@@ -181,20 +186,42 @@ def _lay_out_last_part(
         )
         return pdfengine.layout(html, deck.content_dir, roots, target)
 
-    filled = lay_out(last_part=False)
+    filled = lay_out(notes, first_part=first, last_part=False)
     before = _notes_placed(pdfengine.placed(filled, "id"))
     if len(before) == len(notes):
         last_page = _balanced_last_page(before, len(filled.pages) - 1)
         if last_page is not None:
-            balanced = lay_out(last_part=True, last_page=last_page)
-            after = _notes_placed(pdfengine.placed(balanced, "id"))
+            split = last_page["split"]
+            # The last page's notes on a page of their own, in the second block of the template's balanced last
+            # page (with nothing before it: split 0); the sheet's title only if that page is the part's first.
+            alone = lay_out(
+                notes[split:],
+                first_part=first and split == 0,
+                last_part=True,
+                last_page={"split": 0, "height_px": last_page["height_px"]},
+            )
+            after = _notes_placed(pdfengine.placed(alone, "id"))
             if (
-                _same_pages(before, after)
-                and len({round(p.left) for p in after if p.first_page == len(balanced.pages) - 1}) <= 2
+                len(alone.pages) == 1
+                and [p.value for p in after] == [p.value for p in before[split:]]
+                and all(p.first_page == p.last_page == 0 for p in after)
+                and len({round(p.left) for p in after}) <= 2
             ):
-                pdfengine.save_atomically(balanced, path)
+                if split == 0:
+                    pdfengine.save_atomically(alone, path)
+                    return
+                # Beside the cache entry, named for this process: the entry itself is replaced whole, at once.
+                head, tail, joined = (path.with_name(f"{path.name}.{os.getpid()}.{piece}") for piece in PIECES)
+                try:
+                    pdfengine.save_atomically(filled.copy(filled.pages[:-1]), head)
+                    pdfengine.save_atomically(alone, tail)
+                    pdfjoin.join([head, tail], joined, None)
+                    os.replace(joined, path)
+                finally:
+                    for piece in (head, tail, joined):
+                        piece.unlink(missing_ok=True)
                 return
-    pdfengine.save_atomically(lay_out(last_part=True), path)
+    pdfengine.save_atomically(lay_out(notes, first_part=first, last_part=True), path)
 
 
 def _notes_placed(placed: list[Placed]) -> list[Placed]:
@@ -222,13 +249,6 @@ def _balanced_last_page(notes: list[Placed], last: int) -> dict[str, int] | None
     lowest = min(max(column(0, split), column(split, count)) for split in range(1, count + 1))
     # A pixel over: the layout's own rounding must not push the last note of a column over.
     return {"split": len(notes) - count, "height_px": math.ceil(lowest) + 1}
-
-
-def _same_pages(before: list[Placed], after: list[Placed]) -> bool:
-    """Whether every note is on the same pages in both layouts, whole where it was whole."""
-    return [(p.value, p.first_page, p.last_page) for p in before] == [
-        (p.value, p.first_page, p.last_page) for p in after
-    ]
 
 
 WRITER = Writer("pdf", "pdf", "printable cheat sheet: every question and its key points in dense columns", write)
