@@ -383,6 +383,40 @@ def test_the_last_page_is_balanced_as_weasyprint_balances_it_without_its_search(
     assert len({left for _, page, left in ours if page == last}) == 2, "both columns of the last page used"
 
 
+def test_a_last_page_that_cannot_be_joined_is_balanced_by_weasyprint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pages before the last and the last page are joined into the cached part; should pdfjoin refuse them, the
+    part is laid out whole with WeasyPrint's balance instead, and the pieces are gone either way."""
+    from generator import pdfengine, pdfjoin
+
+    content = _deck_of([51, 52, 53, 54, 55, 56], tmp_path)
+    link_tree(Path(os.environ["STUDYKIT_CACHE_DIR"]) / "math", tmp_path / "cache" / "math")
+    monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(tmp_path / "cache"))
+    real_join, real_layout = pdfjoin.join, pdfengine.layout
+    refused: list[list[Path]] = []
+    documents: list[str] = []
+
+    def join(parts: list[Path], target: Path, metadata: Any, page_numbers: Path | None = None) -> None:
+        if metadata is None:  # the last part's pieces (the sheet itself is joined with its metadata)
+            refused.append(parts)
+            raise pdfjoin.JoinError("refused by the test")
+        real_join(parts, target, metadata, page_numbers)
+
+    def layout(document: str, *arguments: Any) -> Any:
+        documents.append(document)
+        return real_layout(document, *arguments)
+
+    monkeypatch.setattr(pdfjoin, "join", join)
+    monkeypatch.setattr(pdfengine, "layout", layout)
+    (sheet,) = _build(content, tmp_path / "out", ("pdf",))
+    assert refused, "the pieces were never joined: the test does not reach the join"
+    assert "columns balanced" in documents[-1], "the part was laid out again with WeasyPrint's balance"
+    assert not [path.name for path in (tmp_path / "cache").rglob("*.tmp*")], "the pieces are removed"
+    text = "".join(page.text for page in pdfread.read(sheet))
+    assert all(f"{number}" in text for number in (51, 56))
+
+
 def _placed(value: str, page: int, top: float, bottom: float, first_page: int | None = None) -> Any:
     from generator.pdfengine import Placed
 

@@ -150,7 +150,7 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
 
 
 # The files the last part is made of before it is kept (beside it in the cache, each named for the process).
-PIECES = ("head.tmp", "tail.tmp", "joined.tmp")
+_PIECES = ("head.tmp", "tail.tmp", "joined.tmp")
 # In the key of the sheet's last part: laid out by `_lay_out_last_part`, not by WeasyPrint's `column-fill: balance`.
 _BALANCED_BY_HEIGHT = "|last page balanced by height, set on its own"
 
@@ -211,16 +211,18 @@ def _lay_out_last_part(
                     pdfengine.save_atomically(alone, path)
                     return
                 # Beside the cache entry, named for this process: the entry itself is replaced whole, at once.
-                head, tail, joined = (path.with_name(f"{path.name}.{os.getpid()}.{piece}") for piece in PIECES)
+                head, tail, joined = (path.with_name(f"{path.name}.{os.getpid()}.{piece}") for piece in _PIECES)
                 try:
                     pdfengine.save_atomically(filled.copy(filled.pages[:-1]), head)
                     pdfengine.save_atomically(alone, tail)
                     pdfjoin.join([head, tail], joined, None)
                     os.replace(joined, path)
+                    return
+                except pdfjoin.JoinError:
+                    pass  # not in the shape pdfjoin knows (a future WeasyPrint): WeasyPrint balances the part whole
                 finally:
                     for piece in (head, tail, joined):
                         piece.unlink(missing_ok=True)
-                return
     pdfengine.save_atomically(lay_out(notes, first_part=first, last_part=True), path)
 
 
