@@ -10,6 +10,7 @@ flat /Dests name tree. Each is carried over here with its keys and page referenc
 from __future__ import annotations
 
 import contextlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,8 +70,12 @@ def _append(joined: pikepdf.Pdf, part: pikepdf.Pdf, outline: list[pikepdf.Outlin
     key_offset = max((int(nums[i]) for i in range(0, len(nums), 2)), default=-1) + 1
 
     # Pages first: every later copy of an object that points at a page then lands on the copied page
-    # (qpdf keeps one map from the part's objects to their copies).
-    joined.pages.extend(part.pages)
+    # (qpdf keeps one map from the part's objects to their copies). pikepdf warns that a link to a named destination
+    # (a note's `[see](#q54)`) may not resolve after `extend`: the names are carried over below, and a user would
+    # see the library's warning, source line and all, among the build's messages.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pikepdf.PageCopyWarning)
+        joined.pages.extend(part.pages)
     for page in joined.pages[page_offset:]:
         if "/StructParents" in page.obj:
             page.obj.StructParents = int(page.obj.StructParents) + key_offset

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
+import pikepdf
 import pytest
 from click.testing import Result
 
@@ -234,11 +236,27 @@ def test_hyperlinks_and_figures_inside_are_allowed(one_note: Path, tmp_path: Pat
         '[below](#q54), ![a square](figures/ok.svg), ![a dot](<figure.png>) and <img alt="dot" src="figure.png">.',
     )
     output = tmp_path / "out"
-    result = _build(one_note, output)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = _build(one_note, output)
     assert result.exit_code == 0, result.stderr
     page = next(output.glob("*.html")).read_text(encoding="utf-8")
     assert 'href="https://example.com/paper"' in page and "data:image/svg+xml;base64," in page
     assert 'src="figure.png"' not in page and "data:image/png;base64," in page
+    # The link to question 54 sits in a part joined after the booklet's contents: it still leads to the question,
+    # and joining it printed no library warning.
+    assert not [str(warning.message) for warning in caught if issubclass(warning.category, pikepdf.PikepdfWarning)]
+    with pikepdf.open(next(output.glob("*.full.pdf"))) as booklet:
+        pages = {page.obj.objgen: number for number, page in enumerate(booklet.pages)}
+        names = dict(pikepdf.NameTree(booklet.Root.Names.Dests).items())
+        question = pages[names["q54"][0].objgen]
+        links = [
+            str(annotation.Dest)
+            for page in booklet.pages[question:]
+            for annotation in page.obj.get("/Annots", [])
+            if "/Dest" in annotation
+        ]
+    assert "q54" in links, "the note's own link, on the question's pages"
 
 
 # The fetcher WeasyPrint loads through: the last line of defence for the PDF.
