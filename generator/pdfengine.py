@@ -182,9 +182,12 @@ def _memoize_formulas() -> None:
         if _interrupted or not isinstance(url, str) or svg is None or not _starting_state(stream):
             draw(image, stream, width, height, style)
             return
-        if (hit := recorded.get(url)) is None and (hit := _KEPT_DRAWINGS.load(url)) is not None:
+        # The disk only for a formula not known to draw other than plainly (one with text is looked up there once).
+        hit = recorded.get(url)
+        if hit is None and replayable.get(url) is not False and (hit := _KEPT_DRAWINGS.load(url)) is not None:
             recorded[url] = hit
-            recorded_bytes += sum(len(operator) + 64 for operator in hit[1])
+            replayable[url] = True
+            recorded_bytes += _recorded_size(hit[1])
         if hit is not None:
             before, after, states = hit
             stream.stream.extend(before)
@@ -230,13 +233,18 @@ def _memoize_formulas() -> None:
         after = operators[at + len(root) :]
         if after and all(isinstance(operator, bytes) for operator in after) and after[-1] not in (b"q", b"ET"):
             after = [b"\n".join(after)]
-        recorded_bytes += sum(len(operator) + 64 for operator in after if isinstance(operator, bytes))
+        recorded_bytes += _recorded_size(after)
         states = {name: dict(extended[name]) for name in added}
         recorded[url] = (operators[:at], after, states)
         _KEPT_DRAWINGS.save(url, recorded[url])
 
     # The drawing it stands for, as `__wrapped__` (the tests compare the two).
     svg_class.draw = functools.wraps(draw)(replayed)
+
+
+def _recorded_size(operators: list[Any]) -> int:
+    """About what a recorded drawing's operators take in memory (the bytes, and an object's overhead each)."""
+    return sum(len(operator) + 64 for operator in operators if isinstance(operator, bytes))
 
 
 class _KeptDrawings:
@@ -250,10 +258,10 @@ class _KeptDrawings:
     read, or holds anything else, is a miss: the formula is drawn, as without the cache.
     """
 
-    def __init__(self) -> None:
-        import importlib.metadata
-
-        self.format = f"weasyprint-{version('weasyprint')}-pydyf-{importlib.metadata.version('pydyf')}-1"
+    @functools.cached_property
+    def format(self) -> str:
+        """The folder's name: what drew the entries (asked on the first lookup, not when the module loads)."""
+        return f"weasyprint-{VERSION}-pydyf-{version('pydyf')}-1"
 
     def _path(self, url: str) -> Path:
         from generator.context import cache_root  # read each time: the environment names the cache
