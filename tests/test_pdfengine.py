@@ -78,34 +78,40 @@ def _sized_document() -> str:
     return f"<html><body>{fragments.svg_math(body)}</body></html>"
 
 
-def test_replayed_formulas_give_the_bytes_weasyprint_draws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A formula drawn before, at any size and in any document of the process, is replayed: same bytes as drawn."""
-    svg_image = importlib.import_module("weasyprint.images").SVGImage
+def _svg_walks(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every walk of a formula's SVG tree (WeasyPrint's own drawing) from now on, one entry each; clear it to count
+    afresh."""
     svg_document = importlib.import_module("weasyprint.svg").SVG
-    original = getattr(svg_image.draw, "__wrapped__", None)
-    assert original is not None, "the formula replay is not installed: WeasyPrint's image module changed shape"
     walk = svg_document.draw
-    walked = 0
+    walks: list[object] = []
 
     def counted(*args: object) -> None:
-        nonlocal walked
-        walked += 1
+        walks.append(None)
         walk(*args)
 
     monkeypatch.setattr(svg_document, "draw", counted)
+    return walks
+
+
+def test_replayed_formulas_give_the_bytes_weasyprint_draws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A formula drawn before, at any size and in any document of the process, is replayed: same bytes as drawn."""
+    svg_image = importlib.import_module("weasyprint.images").SVGImage
+    original = getattr(svg_image.draw, "__wrapped__", None)
+    assert original is not None, "the formula replay is not installed: WeasyPrint's image module changed shape"
+    walks = _svg_walks(monkeypatch)
     document = _sized_document()
     boxes = document.count('class="math"')
     options = {"uncompressed_pdf": True}
     base, roots = str(tmp_path) + "/", [str(tmp_path)]
     first, again, plain = tmp_path / "first.pdf", tmp_path / "again.pdf", tmp_path / "plain.pdf"
     assert pdfengine.write_atomically(document, base, roots, str(first), options) is None
-    walked = 0
+    walks.clear()
     assert pdfengine.write_atomically(document, base, roots, str(again), options) is None
-    assert walked < boxes / 2, f"{walked} of {boxes} formulas drawn again: the replay does not work"
+    assert len(walks) < boxes / 2, f"{len(walks)} of {boxes} formulas drawn again: the replay does not work"
     monkeypatch.setattr(svg_image, "draw", original)
-    walked = 0
+    walks.clear()
     assert pdfengine.write_atomically(document, base, roots, str(plain), options) is None
-    assert walked == boxes, "WeasyPrint itself drew fewer formulas than the document holds"
+    assert len(walks) == boxes, "WeasyPrint itself drew fewer formulas than the document holds"
     assert b" c\n" in plain.read_bytes(), "the formulas drew no curves: the test draws nothing"
     assert first.read_bytes() == plain.read_bytes()
     assert again.read_bytes() == plain.read_bytes()
@@ -116,16 +122,7 @@ def test_a_formula_drawn_by_an_earlier_process_is_replayed_from_the_cache_with_t
 ) -> None:
     """The drawings a build recorded are kept in the cache folder; a later process (here: this one, its memory of
     them cleared) replays them without walking a formula's SVG, and a damaged file is drawn again."""
-    svg_document = importlib.import_module("weasyprint.svg").SVG
-    walk = svg_document.draw
-    walked = 0
-
-    def counted(*args: object) -> None:
-        nonlocal walked
-        walked += 1
-        walk(*args)
-
-    monkeypatch.setattr(svg_document, "draw", counted)
+    walks = _svg_walks(monkeypatch)
     monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(tmp_path / "cache"))
     memory = pdfengine._RECORDED_FORMULAS
     saved = dict(memory)  # what this process has drawn, put back at the end
@@ -135,26 +132,27 @@ def test_a_formula_drawn_by_an_earlier_process_is_replayed_from_the_cache_with_t
 
     def drawn_afresh(name: str) -> bytes:
         """The document written by a process that has drawn nothing yet (an empty memory, the cache as it is)."""
-        nonlocal walked
         memory.clear()
-        walked = 0
+        walks.clear()
         assert pdfengine.write_atomically(document, base, roots, str(tmp_path / name), options) is None
         return (tmp_path / name).read_bytes()
 
-    first = drawn_afresh("first.pdf")
-    walked_first = walked
-    kept = sorted((tmp_path / "cache" / "drawn").rglob("*.json"))
-    assert walked_first >= 8 and len(kept) >= 8, "the formulas were drawn, each once, and kept"
-    again = drawn_afresh("again.pdf")
-    assert walked <= walked_first - len(kept), f"{walked} formulas walked again though {len(kept)} were kept"
-    assert again == first
-    kept[0].write_text('{"before": ["q"], "after": [7], "states": {}}', encoding="utf-8")  # not operators
-    kept[1].write_bytes(b"\xff not json")
-    damaged = drawn_afresh("damaged.pdf")
-    assert walked == walked_first - len(kept) + 2, "the two damaged drawings were walked again, and only they"
-    assert damaged == first
-    memory.clear()
-    memory.update(saved)
+    try:
+        first = drawn_afresh("first.pdf")
+        walked_first = len(walks)
+        kept = sorted((tmp_path / "cache" / "drawn").rglob("*.json"))
+        assert walked_first >= 8 and len(kept) >= 8, "the formulas were drawn, each once, and kept"
+        again = drawn_afresh("again.pdf")
+        assert len(walks) <= walked_first - len(kept), f"{len(walks)} walked again though {len(kept)} were kept"
+        assert again == first
+        kept[0].write_text('{"before": ["q"], "after": [7], "states": {}}', encoding="utf-8")  # not operators
+        kept[1].write_bytes(b"\xff not json")
+        damaged = drawn_afresh("damaged.pdf")
+        assert len(walks) == walked_first - len(kept) + 2, "the two damaged drawings were walked again, and only they"
+        assert damaged == first
+    finally:
+        memory.clear()
+        memory.update(saved)
 
 
 def test_page_references_built_once_give_the_bytes_of_pydyf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
