@@ -202,8 +202,7 @@ def session_cache(patch: pytest.MonkeyPatch) -> Iterator[None]:
     Each worker needs the same build of the shipped deck; in a private cache each laid it out from nothing on a
     new machine (about 25 s of CPU each). In the shared one the first lays it out and the next finds every part
     there and only joins them. Afterwards what the build left in the shared cache is linked into the worker's
-    own (files it has are left alone: a cache file is replaced, never written into), so that its other tests
-    find the parts as before.
+    own (`link_tree`: files it has are left alone), so that its other tests find the parts as before.
     """
     shared = os.environ.get(SESSION_CACHE)
     own = os.environ["STUDYKIT_CACHE_DIR"]
@@ -216,7 +215,8 @@ def session_cache(patch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
         patch.setenv("STUDYKIT_CACHE_DIR", own)
         for kind in CACHE_KINDS:
-            link_missing(Path(shared) / kind, Path(own) / kind)
+            if (Path(shared) / kind).is_dir():
+                link_tree(Path(shared) / kind, Path(own) / kind)
 
 
 @pytest.fixture(scope="session")
@@ -327,29 +327,19 @@ def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def link_tree(source: Path, target: Path) -> None:
-    """`source` copied to `target` as hard links (a copy where a link cannot be made); cache files are replaced,
-    never written into, so the two stay independent."""
+    """`source` copied to `target` as hard links (a copy where a link cannot be made); a file `target` has already is
+    left as it is. Cache files are replaced, never written into, so the two stay independent."""
 
     def link(source_file: str, target_file: str) -> None:
         try:
             os.link(source_file, target_file)
+        except FileExistsError:
+            pass  # never copied over: that would write into a file that may be linked elsewhere
         except OSError:
             shutil.copy2(source_file, target_file)
 
     with contextlib.suppress(shutil.Error):  # a file removed while being copied: one entry fewer
         shutil.copytree(source, target, copy_function=link, dirs_exist_ok=True)
-
-
-def link_missing(source: Path, target: Path) -> None:
-    """Hard-link into `target` each file under the folder `source` that `target` does not have."""
-    for folder, _, files in os.walk(source):
-        into = target / Path(folder).relative_to(source)
-        into.mkdir(parents=True, exist_ok=True)
-        present = set(os.listdir(into))
-        for name in files:
-            if name not in present:
-                with contextlib.suppress(OSError):  # removed meanwhile, or a file system without links: a miss
-                    os.link(Path(folder) / name, into / name)
 
 
 def note_file(content: Path, number: int) -> Path:
