@@ -333,16 +333,13 @@ def test_only_the_last_part_of_the_sheet_balances() -> None:
     assert '<main class="columns balanced">' in sheet_writer.html_of(deck, context)
 
 
-def test_the_last_page_is_balanced_as_weasyprint_balances_it_without_its_search(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The sheet's last page is set in columns of a worked-out height (the part filled in turn, then the last page's
-    notes alone), not by `column-fill: balance` (hundreds of layouts of the page): each note lands on the page and
-    in the column WeasyPrint's own balancing puts it in."""
+def _six_note_sheet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[tuple[str, Any]]]:
+    """Six notes of the shipped deck (a sheet of two pages) with a cache of their own that has the session's formulas
+    (the sheet is laid out here, not taken from another test's), and every document laid out from now on, with
+    its layout."""
     from generator import pdfengine
 
     content = _deck_of([51, 52, 53, 54, 55, 56], tmp_path)
-    # A cache of its own with the session's formulas: the sheet is laid out here, not taken from another test's.
     link_tree(Path(os.environ["STUDYKIT_CACHE_DIR"]) / "math", tmp_path / "cache" / "math")
     monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(tmp_path / "cache"))
     laid_out: list[tuple[str, Any]] = []
@@ -354,6 +351,18 @@ def test_the_last_page_is_balanced_as_weasyprint_balances_it_without_its_search(
         return result
 
     monkeypatch.setattr(pdfengine, "layout", layout)
+    return content, laid_out
+
+
+def test_the_last_page_is_balanced_as_weasyprint_balances_it_without_its_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sheet's last page is set in columns of a worked-out height (the part filled in turn, then the last page's
+    notes alone), not by `column-fill: balance` (hundreds of layouts of the page): each note lands on the page and
+    in the column WeasyPrint's own balancing puts it in."""
+    from generator import pdfengine
+
+    content, laid_out = _six_note_sheet(tmp_path, monkeypatch)
     _build(content, tmp_path / "out", ("pdf",))
     sheets = [(document, result) for document, result in laid_out if 'class="columns' in document]
     assert not any("columns balanced" in document for document, _ in sheets), "fell back to WeasyPrint's balance"
@@ -364,7 +373,7 @@ def test_the_last_page_is_balanced_as_weasyprint_balances_it_without_its_search(
 
     deck = pipeline.check(content).deck
     context = pipeline.context_for(deck, pipeline.BuildOptions(content))
-    theirs = real_layout(
+    theirs = pdfengine.layout(  # recorded too, after the build's
         sheet_writer.part_html(deck, deck.notes, True, True, context),
         content,
         context.pdf_roots(content),
@@ -388,14 +397,11 @@ def test_a_last_page_that_cannot_be_joined_is_balanced_by_weasyprint(
 ) -> None:
     """The pages before the last and the last page are joined into the cached part; should pdfjoin refuse them, the
     part is laid out whole with WeasyPrint's balance instead, and the pieces are gone either way."""
-    from generator import pdfengine, pdfjoin
+    from generator import pdfjoin
 
-    content = _deck_of([51, 52, 53, 54, 55, 56], tmp_path)
-    link_tree(Path(os.environ["STUDYKIT_CACHE_DIR"]) / "math", tmp_path / "cache" / "math")
-    monkeypatch.setenv("STUDYKIT_CACHE_DIR", str(tmp_path / "cache"))
-    real_join, real_layout = pdfjoin.join, pdfengine.layout
+    content, laid_out = _six_note_sheet(tmp_path, monkeypatch)
+    real_join = pdfjoin.join
     refused: list[list[Path]] = []
-    documents: list[str] = []
 
     def join(parts: list[Path], target: Path, metadata: Any, page_numbers: Path | None = None) -> None:
         if metadata is None:  # the last part's pieces (the sheet itself is joined with its metadata)
@@ -403,15 +409,10 @@ def test_a_last_page_that_cannot_be_joined_is_balanced_by_weasyprint(
             raise pdfjoin.JoinError("refused by the test")
         real_join(parts, target, metadata, page_numbers)
 
-    def layout(document: str, *arguments: Any) -> Any:
-        documents.append(document)
-        return real_layout(document, *arguments)
-
     monkeypatch.setattr(pdfjoin, "join", join)
-    monkeypatch.setattr(pdfengine, "layout", layout)
     (sheet,) = _build(content, tmp_path / "out", ("pdf",))
     assert refused, "the pieces were never joined: the test does not reach the join"
-    assert "columns balanced" in documents[-1], "the part was laid out again with WeasyPrint's balance"
+    assert "columns balanced" in laid_out[-1][0], "the part was laid out again with WeasyPrint's balance"
     assert not [path.name for path in (tmp_path / "cache").rglob("*.tmp*")], "the pieces are removed"
     text = "".join(page.text for page in pdfread.read(sheet))
     assert all(f"{number}" in text for number in (51, 56))
