@@ -20,7 +20,6 @@ the Anki writer packs it as one note of that type, with fields taken from the Ma
 from __future__ import annotations
 
 import functools
-import html
 import json
 import re
 from collections.abc import Callable
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
 
 FILE = "anki-note-types.json"
 _GUID = re.compile(r"^\S{1,100}$")
-_DOLLAR_MATH = re.compile(r"(?<!\\)\$(?P<tex>[^$\n]+?)(?<!\\)\$")
 
 
 class NoteTypesFileError(StudykitError):
@@ -170,19 +168,13 @@ def model(note_type: NoteType) -> genanki.Model:
     )
 
 
-def question_field(question: str) -> str:
-    """The plain-text question as an Anki field: escaped, with `$…$` math in MathJax's `\\(…\\)`."""
-    escaped = html.escape(question, quote=False)
-    return _DOLLAR_MATH.sub(lambda found: f"\\({found.group('tex')}\\)", escaped)
-
-
 def fields(note_type: NoteType, question: str, key_points: str, answer: str, cloze_text: str | None) -> list[str]:
     """The note's fields in the kept note type, from its parts already in Anki's form (see the module doc)."""
     values = [""] * len(note_type.fields)
     if note_type.cloze:
         first, second = cloze_text or "", "" if answer == key_points else answer
     else:
-        first, second = question_field(question), answer
+        first, second = question, answer
     for index, value in enumerate((first, second)[: len(values)]):
         values[index] = value
     return values

@@ -57,7 +57,7 @@ def normalise(lines: list[str]) -> list[str]:
 
     def flush() -> None:
         if paragraph:
-            out.extend(_inline("\n".join(paragraph)).split("\n"))
+            out.extend(inline("\n".join(paragraph)).split("\n"))
             paragraph.clear()
 
     index = 0
@@ -105,7 +105,7 @@ def _display_block_end(lines: list[str], start: int) -> int | None:
     if rest.endswith("$$") and len(rest) > 2:
         return start  # `$$x = 1$$` alone on its line
     if "$" in rest:
-        return None  # `$$x$$ and more` on one line: inline, left to `_inline`
+        return None  # `$$x$$ and more` on one line: inline, left to `inline`
     for end in range(start + 1, min(len(lines), start + 200)):
         if lines[end].strip().endswith("$$"):
             return end
@@ -120,7 +120,7 @@ def _environment_end(lines: list[str], start: int, name: str) -> int | None:
     return None
 
 
-def _inline(line: str) -> str:
+def inline(line: str) -> str:
     """Inline math in a paragraph: `$$x$$` in text becomes `$x$`, `$ x $` becomes `$x$`; inline code untouched.
 
     Line breaks inside a formula stay where they are, so every line of the note keeps its number.

@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+from markupsafe import Markup
 from pygments.formatters import HtmlFormatter
 
 from generator import cloze, mathrender
@@ -44,6 +45,15 @@ def tex_math(fragment: str, cloze_safe: bool = False) -> str:
         return f'<div class="math-display">\\[{tex}\\]</div>' if found.display else f"\\({tex}\\)"
 
     return replace_math(fragment, delimit)
+
+
+def shown_question(question: str, question_html: str, convert: Callable[[str], str]) -> str:
+    """A question as a template shows it: its text, which the template escapes, or, when it holds math, its HTML with
+    each formula made what the output needs by `convert`, marked safe. (A question without math is the text it always
+    was, so that its outputs keep their bytes.)"""
+    if '<span class="arithmatex">' not in question_html:
+        return question
+    return Markup(convert(question_html))
 
 
 def svg_math(fragment: str, max_display_em: float | None = None) -> str:

@@ -56,6 +56,13 @@ _TAG = re.compile(r"<[^>]+>")
 _STRAY_DOLLAR = re.compile(r"\${2,}|\$(?=[^\s\d.,$])")
 
 
+# Math in a question (one line of plain text, not Markdown): `\\(…\\)`, and `$…$` paired from the left as
+# arithmatex pairs it (not `$$`, not `\\$`, no space just inside either dollar once `delimiters.inline` has taken
+# the spaces out of `$ x $`); inline code is left as it is written.
+_QUESTION_MATH = re.compile(r"\\\((?P<paren>.+?)\\\)|(?<![\\$])\$(?![\s$])(?P<dollar>[^$]*?[^\s\\$])\$(?!\$)")
+_INLINE_CODE = re.compile(r"(`+).*?\1")
+
+
 @dataclass(frozen=True)
 class MathMatch:
     tex: str
@@ -148,6 +155,36 @@ def replace_math(fragment: str, render: Callable[[MathMatch], str]) -> str:
         return render(found)
 
     return MATH_SPAN.sub(substitute, fragment)
+
+
+def question_html(question: str) -> str:
+    """The question as HTML: its text escaped (as the Anki fields always had it), each formula written as the
+    reader writes one in a note's body (`MATH_SPAN`), so that every writer turns it into what its output needs.
+
+    A question is a title, not Markdown: only its math is read (the ways of writing it that `delimiters` accepts in
+    a paragraph), and `\\$` is a dollar sign, as in the body.
+    """
+    from generator import delimiters
+
+    if "$" not in question and "\\(" not in question:
+        return html.escape(question, quote=False)
+    text = delimiters.inline(question)
+    pieces = []
+    position = 0
+    code = [(found.start(), found.end()) for found in _INLINE_CODE.finditer(text)]
+    for found in _QUESTION_MATH.finditer(text):
+        if any(start <= found.start() < end for start, end in code):
+            continue
+        pieces.append(_question_text(text[position : found.start()]))
+        tex = found.group("paren") if found.group("paren") is not None else found.group("dollar")
+        pieces.append(f'<span class="arithmatex">\\({html.escape(tex, quote=False)}\\)</span>')
+        position = found.end()
+    pieces.append(_question_text(text[position:]))
+    return "".join(pieces)
+
+
+def _question_text(text: str) -> str:
+    return html.escape(text.replace("\\$", "$"), quote=False)
 
 
 def visible_text(fragment: str) -> str:

@@ -32,7 +32,8 @@ class ClozeItem:
 class Note:
     id: str
     number: int
-    question: str
+    question: str  # as written in the front matter
+    question_html: str  # escaped, its formulas as arithmatex spans like the body's (`markup.question_html`)
     tags: tuple[str, ...]
     key_points_html: str
     answer_html: str

@@ -395,10 +395,14 @@ def _read_note(
                 )
             problems.error(_find_dollar(path, text, stray.after, line), message, hint)
     answer_formulas = formulas[len(list(markup.iter_math(key_points_html))) :]
+    question_html = markup.question_html(parsed.question)
+    question_line = Location(path, parsed.key_lines.get("question", 1))
+    formulas += tuple(Formula(found.tex, False, question_line) for found in markup.iter_math(question_html))
     return Note(
         id=parsed.id,
         number=parsed.number,
         question=parsed.question,
+        question_html=question_html,
         tags=parsed.tags,
         key_points_html=key_points_html,
         answer_html=answer_html,

@@ -102,7 +102,7 @@ def test_parts_follow_note_ids_so_an_insertion_moves_one_boundary() -> None:
 
 def _note(identifier: str) -> Note:
     here = Location(Path("x.md"), 1)
-    return Note(identifier, 1, "q", (), "", "", (), here, here, here)
+    return Note(identifier, 1, "q", "q", (), "", "", (), here, here, here)
 
 
 def test_rebuild_renders_only_the_edited_part_and_forgets_the_old_one(

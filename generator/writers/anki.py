@@ -183,11 +183,16 @@ def in_language(fragment: str, note: Note, deck: Deck, block: bool = True) -> st
     return f'<{tag} lang="{html.escape(language)}">{fragment}</{tag}>'
 
 
+def question_field(note: Note) -> str:
+    """The question as Anki shows it: escaped, its math in the delimiters Anki's MathJax reads."""
+    return fragments.tex_math(note.question_html)
+
+
 def fields_of(note: Note, deck: Deck, media: _NoteMedia | None = None) -> list[str]:
     media = media or _NoteMedia(note, deck)
     return [
         str(note.number),
-        in_language(html.escape(note.question, quote=False), note, deck, block=False),
+        in_language(question_field(note), note, deck, block=False),
         in_language(_for_anki(note.key_points_html, media), note, deck),
         in_language(_for_anki(note.answer_html, media), note, deck),
         html.escape(deck.credit),
@@ -347,7 +352,7 @@ def convert(deck: Deck, context: BuildContext, previous: dict[str, PackedNote]) 
             clozes = () if kept.cloze else clozes  # its one cloze item is that note
             kept_fields = ankitypes.fields(
                 kept,
-                note.question,
+                question_field(note),
                 _for_anki(note.key_points_html, note_media),
                 _for_anki(note.answer_html, note_media),
                 cloze_text,
@@ -359,7 +364,7 @@ def convert(deck: Deck, context: BuildContext, previous: dict[str, PackedNote]) 
             cloze_fields = [
                 in_language(_for_anki(item.html, note_media, cloze_safe=True), note, deck),
                 str(note.number),
-                in_language(html.escape(note.question, quote=False), note, deck, block=False),
+                in_language(question_field(note), note, deck, block=False),
                 html.escape(deck.credit),
             ]
             add(True, cloze_guid(note, index), cloze_fields, tags, position * _DUE_STRIDE + index, base)

@@ -279,8 +279,16 @@ class _PageNote:
 
     def __init__(self, note: Note, glyphs: Glyphs, kept: Fragments) -> None:
         self.note, self.glyphs, self.kept = note, glyphs, kept
-        self.id, self.number, self.question, self.tags = note.id, note.number, note.question, note.tags
+        self.id, self.number, self.tags = note.id, note.number, note.tags
         self.language = note.language
+
+    @property
+    def question(self) -> str:
+        return fragments.shown_question(
+            self.note.question,
+            self.note.question_html,
+            lambda source: self.glyphs.fragment(source, self.note, self.kept),
+        )
 
     @property
     def key_points(self) -> str:
