@@ -20,7 +20,6 @@ numbers are laid over the joined file.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import html
 import itertools
@@ -313,6 +312,21 @@ class _Memory:
                 temporary.unlink()
 
 
+@dataclass(frozen=True)
+class _LaidOut:
+    """A piece of a run laid out in this process: its pages (of `document`, or of an earlier layout too) and layout."""
+
+    document: Any  # the weasyprint.Document laid out last, whose copy writes the pages
+    pages: list[Any]
+    layout: PartLayout
+
+    def save(self, path: Path) -> None:
+        from generator import pdfengine
+
+        whole = self.pages == self.document.pages
+        pdfengine.save_atomically(self.document if whole else self.document.copy(self.pages), path)
+
+
 class _Parts:
     """The questions cut into runs that each start at the top of a page, every run laid out (or cached)."""
 
@@ -328,8 +342,9 @@ class _Parts:
         self.opened: set[str] = set()
         self._paths: dict[tuple[str, ...], Path] = {}
         # The last piece of a run just laid out, not yet saved: if its part goes on, it is laid out again with what
-        # follows and this layout is dropped unsaved (by cached file; see `kept`).
-        self._unsaved: dict[Path, Callable[[], None]] = {}
+        # follows (from its last question that opens a page, its pages before that kept) and this layout is
+        # dropped unsaved (by cached file; see `kept`).
+        self._unsaved: dict[Path, _LaidOut] = {}
 
     def path(self, notes: Sequence[Note]) -> Path:
         key = tuple(note.id for note in notes)
@@ -371,34 +386,45 @@ class _Parts:
                 raise OutputError(f"{self.target.name}: {error}")
             self.layouts[path.name] = self.checked(layout, run)
 
-    def lay_out(self, notes: tuple[Note, ...]) -> list[tuple[tuple[Note, ...], PartLayout]]:
+    def lay_out(
+        self, notes: tuple[Note, ...], head: _LaidOut | None = None, kept: int = 0
+    ) -> list[tuple[tuple[Note, ...], PartLayout]]:
         """Lay the run out here, and cut it where parts begin (`part_starts`): the pieces, in order.
 
         Each piece is saved in the cache with its layout: the pages from a question that opens a page to the
-        next such question are, byte for byte, those of the questions between laid out alone.
+        next such question are, byte for byte, those of the questions between laid out alone. So with `head` (the
+        run's first `kept` questions laid out already, question `kept` opening a page there) only the questions
+        from `kept` on are laid out, and the head's pages up to that question come first: a Document of pages
+        from both layouts writes the bytes of one layout of the whole run.
         """
         from generator import pdfengine
 
         roots = self.context.pdf_roots(self.deck.content_dir)
+        kept = kept if head is not None else 0
         laid_out = pdfengine.layout(
-            part_html(self.deck, notes, self.context), self.deck.content_dir, roots, self.target
+            part_html(self.deck, notes[kept:], self.context), self.deck.content_dir, roots, self.target
         )
-        layout = self.checked(measure_part(laid_out), notes)
+        layout = self.checked(measure_part(laid_out), notes[kept:])
+        pages = list(laid_out.pages)
+        if head is not None and kept:
+            top = head.layout.starts[kept]
+            layout = PartLayout(
+                top + layout.pages,
+                head.layout.starts[:kept] + tuple(page + top for page in layout.starts),
+                head.layout.ends[:kept] + tuple(page + top for page in layout.ends),
+                head.layout.rooms_mm[:kept] + layout.rooms_mm,
+            )
+            pages = head.pages[:top] + pages
         cuts = [0, *self.part_starts(notes, layout), len(notes)]
         pieces = []
         for first, end in itertools.pairwise(cuts):
             piece, piece_layout = notes[first:end], layout.slice(first, end)
             top = layout.starts[first]
-            whole = piece_layout.pages == len(laid_out.pages)
-            save = functools.partial(
-                pdfengine.save_atomically,
-                laid_out if whole else laid_out.copy(laid_out.pages[top : top + piece_layout.pages]),
-                self.path(piece),
-            )
+            laid = _LaidOut(laid_out, pages[top : top + piece_layout.pages], piece_layout)
             if end < len(notes):
-                save()
+                laid.save(self.path(piece))
             else:
-                self._unsaved[self.path(piece)] = save
+                self._unsaved[self.path(piece)] = laid
             self.layouts[self.path(piece).name] = piece_layout
             if end < len(notes) and piece_layout.room_mm >= self.flow_on_mm:
                 self.opened.add(self.boundary(piece, notes[end]))  # room enough, but its opening lines did not fit
@@ -408,8 +434,8 @@ class _Parts:
 
     def kept(self, part: tuple[Note, ...]) -> tuple[Note, ...]:
         """The part, once its PDF is in the cache (saved now if it was laid out last and left unsaved)."""
-        if (save := self._unsaved.pop(self.path(part), None)) is not None:
-            save()
+        if (laid := self._unsaved.pop(self.path(part), None)) is not None:
+            laid.save(self.path(part))
         return part
 
     def checked(self, layout: PartLayout, notes: tuple[Note, ...]) -> PartLayout:
@@ -493,8 +519,10 @@ class _Parts:
                 following: tuple[Note, ...] = ()
                 while queue and len(following) < wanted:
                     following += queue.popleft()
-                self._unsaved.pop(self.path(part), None)  # laid out again with what follows: this layout goes
-                (part, layout), *rest = self.lay_out(part + following)
+                # Laid out again with what follows, from its last question that opens a page (before it, nothing
+                # depends on what follows): its pages up to there are kept, the rest of this layout goes.
+                head = self._unsaved.pop(self.path(part), None)
+                (part, layout), *rest = self.lay_out(part + following, head, max(layout.opens_page, default=0))
                 queue.extendleft(reversed([piece for piece, _ in rest]))
                 if rest:  # a part begins: this one ends before it
                     break
