@@ -14,18 +14,27 @@ which WeasyPrint hands to HarfBuzz from the `lang` attribute. The page must ther
 Latin text keeps the system fonts the English deck already uses (DejaVu Sans, then Noto Sans); the CJK font comes
 after them in every chain, so a Chinese word in an English note prints too. For Chinese and Japanese, curly quotes,
 the ellipsis, the em dash and the middle dot come from the CJK font first: those languages set them full width.
+
+The study page is read on whatever device it is copied to, which may have no CJK font either, and it may load
+nothing from the network. So a page with CJK text carries its own: `web_font` cuts from the deck's regional face of
+the same collection the glyphs of exactly the CJK characters the page holds, as WOFF2 (a few hundred characters
+are about 100 KB, where the face is 16 MB), kept in the cache folder (`fonts/`) so that the collection is read only
+when that set of characters is new. A page with no CJK character gets no font, and reads no font file.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
+import logging
 import os
 import pickle
 import re
 import shutil
 import subprocess
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -318,3 +327,150 @@ def _installed() -> bool:
     except FontMissing:
         return False
     return True
+
+
+# The characters a page's web font is for: the scripts and punctuation of Chinese, Japanese and Korean (Hangul Jamo,
+# CJK radicals, CJK symbols and punctuation, kana, Bopomofo, Hangul compatibility jamo, enclosed CJK, extension A,
+# the unified ideographs, Hangul syllables, compatibility ideographs, the vertical and compatibility forms, the
+# full- and half-width forms, and the ideographs of planes 2 and 3). Other characters beyond Latin (Greek, arrows,
+# math signs) are left to the device's fonts, as on an English page.
+_CJK_CHARACTER = re.compile(
+    "[\u1100-\u11ff\u2e80-\u2fff\u3000-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff"
+    "\ufe10-\ufe1f\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003ffff]"
+)
+# Bumped when how a web font is cut changes (the options below), so that a subset cut before is not taken for one now.
+_WEB_FONT_FORMAT = 1
+# OpenType features a page never asks for: vertical writing (the page is set horizontally), and the regional forms
+# (`locl`): the face is the deck's region already, and following `locl` into the other regions' forms doubles the
+# font's glyphs.
+_UNUSED_FEATURES = frozenset({"locl", "vert", "vrt2", "vkrn", "vpal", "vhal", "vchw", "valt"})
+
+
+def cjk_code_points(texts: Iterable[str]) -> tuple[int, ...]:
+    """The CJK characters of `texts`, as sorted code points, each once.
+
+    >>> cjk_code_points(["批归一化 (BN)", "一，二"])
+    (19968, 20108, 21270, 24402, 25209, 65292)
+    """
+    found: set[str] = set()
+    for text in texts:
+        if not text.isascii():
+            found.update(_CJK_CHARACTER.findall(text))
+    return tuple(sorted(map(ord, found)))
+
+
+@dataclass(frozen=True)
+class WebFont:
+    """The CJK font a study page carries: one regional face of the collection, cut to the page's CJK characters."""
+
+    language: str  # the CJK writing system whose face this is: zh-Hans, zh-Hant, zh-HK, ja or ko
+    code_points: tuple[int, ...]
+    woff2: bytes
+
+    def face_rule(self) -> str:
+        """The @font-face rule that loads the font from the page itself (a data: URL; nothing is fetched)."""
+        data = base64.b64encode(self.woff2).decode("ascii")
+        return f'@font-face {{ font-family: "{CJK_FAMILY}"; src: url(data:font/woff2;base64,{data}) format("woff2"); }}'
+
+    def load_script(self) -> str:
+        """A script for the page's <head> that loads the font before the page is first laid out.
+
+        Chromium (156) loads a web font that is not first in its stack only when it lays out a character that no font
+        before it has; the text laid out then keeps the empty boxes it got, even once the font is there (the page's
+        title, the first entry of the contents and the first heading of each size stayed boxes). Asked for from the
+        <head>, the font is loaded before any text is laid out. A browser without the Font Loading API, or without
+        scripts, still finds the font as the stack's fallback, as the CSS says.
+        """
+        return f"if (document.fonts) document.fonts.load('1em \"{CJK_FAMILY}\"').catch(function () {{}});"
+
+    def css(self, stylesheet: str) -> str:
+        """`stylesheet` with the font loaded and named in every font stack, just before the generic family.
+
+        Last but the generic, as in the PDFs: the stacks' own fonts (Latin ones, and any CJK font the device has)
+        draw what they have as they did, and the embedded face draws only what none of them has.
+        """
+        with_fallback = _GENERIC.sub(lambda found: f'"{CJK_FAMILY}", {found.group(0)}', stylesheet)
+        return self.face_rule() + "\n" + with_fallback
+
+
+def web_font(texts: Iterable[str], language: str, cache_dir: Path) -> WebFont | None:
+    """The font a page made of `texts` needs for its CJK characters, or None when it has none.
+
+    The face is the one of the deck's `language`; a deck in another language that quotes a few CJK characters
+    gets the Simplified Chinese face, as its PDFs do. `FontMissing` when the collection is not installed.
+    """
+    code_points = cjk_code_points(texts)
+    if not code_points:  # no font file is looked at, nor fontTools imported
+        return None
+    region = cjk_language(language) or "zh-Hans"
+    woff2 = _web_subset(cjk_font_path(), _FACE_INDEX[region], code_points, cache_dir)
+    return WebFont(region, code_points, woff2)
+
+
+def _web_subset(path: Path, index: int, code_points: tuple[int, ...], cache_dir: Path) -> bytes:
+    """Face `index` of the collection at `path`, cut to `code_points`, as WOFF2: from the cache folder when this
+    same cut was made before (reading the collection and cutting takes a second or two), else made and kept.
+
+    The file's name is the hash of all that makes its bytes: the collection (path, size, time), the face, the code
+    points, the versions of fontTools and Brotli (the WOFF2 compressor), and `_WEB_FONT_FORMAT`.
+    """
+    import brotli  # type: ignore[import-untyped]
+    import fontTools  # type: ignore[import-untyped]
+
+    info = path.stat()
+    identity = (
+        _WEB_FONT_FORMAT,
+        str(path),
+        info.st_size,
+        info.st_mtime_ns,
+        index,
+        fontTools.version,
+        brotli.__version__,
+        code_points,
+    )
+    key = hashlib.sha256(repr(identity).encode("utf-8")).hexdigest()
+    kept = cache_dir / "fonts" / f"{key[:32]}.woff2"
+    with contextlib.suppress(OSError):  # missing: cut it
+        woff2 = kept.read_bytes()
+        if woff2.startswith(b"wOF2"):  # written whole (renamed into place), so a file there is a whole font
+            return woff2
+    woff2 = _cut(path, index, code_points)
+    with contextlib.suppress(OSError):  # a read-only cache only costs speed
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        temporary = kept.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_bytes(woff2)
+        os.replace(temporary, kept)
+    return woff2
+
+
+def _cut(path: Path, index: int, code_points: tuple[int, ...]) -> bytes:
+    import io
+
+    from fontTools import subset
+    from fontTools.ttLib import TTCollection, TTFont
+
+    if path.suffix.lower() in (".ttc", ".otc"):
+        font = TTCollection(str(path), lazy=True).fonts[index]
+    else:
+        font = TTFont(str(path), lazy=True, fontNumber=index)
+    options = subset.Options()
+    options.layout_features = [feature for feature in options.layout_features if feature not in _UNUSED_FEATURES]
+    # CFF subroutines undone: Brotli compresses the plain charstrings better than the shared subroutines (4 % here).
+    options.desubroutinize = True
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=code_points)
+    # fontTools logs at INFO and WARNING what it leaves out (a code point the face lacks: the reader has reported it
+    # already, if no font has it); that is no news for the user.
+    subset_log = logging.getLogger("fontTools.subset")
+    level = subset_log.level
+    subset_log.setLevel(logging.ERROR)
+    try:
+        subsetter.subset(font)
+    finally:
+        subset_log.setLevel(level)
+    font.flavor = "woff2"
+    # The same bytes on every build: `head.modified` stays the collection's own instead of becoming today's.
+    font.recalcTimestamp = False
+    out = io.BytesIO()
+    font.save(out)
+    return out.getvalue()

@@ -7,8 +7,11 @@ what these tests read back (pdftotext alone is fooled: the tagged PDF carries th
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import pytest
 from anki.collection import Collection
 
 from generator import build as pipeline
+from generator import fonts
 from generator.errors import BuildFailed
 from tests.browser import SharedTab, needs_chromium
 from tests.conftest import CONTENT_ROOT, ROOT, session_cache
@@ -154,6 +158,87 @@ def test_page_in_chromium(zh_build: pipeline.BuildReport, tab: SharedTab, width:
     assert "批归一化" in page.inner_text("body")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"zh-page-{width}.png"))
+
+
+# What the page's title, first contents entry, first question and first heading of a full answer show: each is the
+# first text of its size and weight laid out, where Chromium kept empty boxes when the CJK font came late.
+FIRST_LAID_OUT = (".top h1", ".toc li:first-child a", "#q51 .question", "#q51 .full-answer h3")
+# Each CJK character of an element's text replaced by a private-use one, which no font has: that element drawn with
+# empty boxes where its Chinese is. (An empty box is the same whatever the character, so a page whose Chinese is
+# drawn as boxes looks exactly like this.)
+AS_BOXES = """selectors => {
+    for (const selector of selectors) {
+        const walker = document.createTreeWalker(document.querySelector(selector), NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            node.data = node.data.replace(/[\\u2e80-\\uffef]/g, "\\ue000");
+        }
+    }
+}"""
+# Each element's text and where it is in the window.
+PLACED = """selectors => selectors.map(selector => {
+    const element = document.querySelector(selector), box = element.getBoundingClientRect();
+    return [element.textContent, {x: box.x, y: box.y, width: box.width, height: box.height}];
+})"""
+
+
+def _regions(png: bytes, boxes: Iterable[dict[str, float]]) -> list[bytes]:
+    """The pixels of each box (in CSS pixels of the viewport) of a screenshot."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        pixels = image.convert("RGB")
+        edges = [(box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"]) for box in boxes]
+        return [
+            pixels.crop((round(left), round(top), round(right), round(bottom))).tobytes()
+            for left, top, right, bottom in edges
+        ]
+
+
+@needs_chromium
+def test_page_draws_chinese_with_its_own_font(zh_build: pipeline.BuildReport, tab: SharedTab) -> None:
+    """This machine has no CJK font (fc-list): every Chinese character the page draws comes from the font it carries."""
+    page = tab.open(output(zh_build, "html").as_uri())
+    texts, boxes = zip(*page.evaluate(PLACED, list(FIRST_LAID_OUT)), strict=True)
+    assert all(re.search(r"[\u4e00-\u9fff]", text) for text in texts)
+    drawn = _regions(page.screenshot(), boxes)  # all in the first screen of a desktop window
+    page.evaluate(AS_BOXES, list(FIRST_LAID_OUT))
+    as_boxes = _regions(page.screenshot(), boxes)
+    tofu = [selector for selector, mine, boxed in zip(FIRST_LAID_OUT, drawn, as_boxes, strict=True) if mine == boxed]
+    assert not tofu, f"Chinese drawn as empty boxes in {tofu}"
+    # Drawn by the font the page carries (the only one on this machine that has them), and nothing fetched for it.
+    faces = page.evaluate("() => [...document.fonts].map(face => [face.family.replace(/\"/g, ''), face.status])")
+    assert faces == [[fonts.CJK_FAMILY, "loaded"]]
+    assert tab.requests == [output(zh_build, "html").as_uri()]
+
+
+def test_page_font_holds_every_cjk_character_of_the_page_and_no_other(zh_build: pipeline.BuildReport) -> None:
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+
+    page = output(zh_build, "html").read_text(encoding="utf-8")
+    (embedded,) = re.findall(r"url\(data:font/woff2;base64,([A-Za-z0-9+/=]+)\) format\(\"woff2\"\)", page)
+    cut = TTFont(io.BytesIO(base64.b64decode(embedded)))
+    rest = page.replace(embedded, "")
+    assert set(cut.getBestCmap()) == set(fonts.cjk_code_points([rest])) and len(cut.getBestCmap()) > 900
+    assert "font-src data:" in page  # the Content-Security-Policy lets it load
+
+
+def test_page_without_the_font_package_is_written_with_a_warning(
+    zh_build: pipeline.BuildReport, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from generator import context
+    from generator.writers import page
+
+    def missing() -> Path:
+        raise fonts.FontMissing(f"the CJK font is not installed\n    hint: pip install {fonts.CJK_PACKAGE}")
+
+    monkeypatch.setattr(fonts, "cjk_font_path", missing)
+    deck = zh_build.deck
+    built = context.BuildContext(context.BuildOptions(ZH, tmp_path), deck.language, 0, cache_dir=tmp_path)
+    target = tmp_path / "page.html"
+    (warning,) = page.write(deck, target, built).warnings
+    assert warning.severity == "warning" and "not installed" in warning.message
+    assert warning.hint == f"pip install {fonts.CJK_PACKAGE}"
+    assert "@font-face" not in target.read_text(encoding="utf-8")
 
 
 def test_a_character_no_font_has_is_an_error_at_its_line(tmp_path: Path) -> None:

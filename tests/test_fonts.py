@@ -168,3 +168,82 @@ def test_the_font_plan_is_the_one_every_character_gives(text: str) -> None:
         assert fonts.plan(text, language) == _plan_by_every_character(text, language), (text, language)
     if any("\u4e00" <= character <= "\u9fff" for character in text):
         assert fonts.plan(text, "en").cjk == fonts._installed()
+
+
+# The study page's web font: the deck's face of the collection cut to the page's CJK characters, as WOFF2.
+PAGE_TEXT = "批归一化（BN），骨直。An English word, Greek α and an arrow →."
+
+
+@pytest.fixture(scope="module")
+def web_font_cache(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, fonts.WebFont]:
+    """A cache folder holding one cut (of PAGE_TEXT, Simplified Chinese), and the font it made."""
+    cache = tmp_path_factory.mktemp("web-font")
+    font = fonts.web_font([PAGE_TEXT], "zh-Hans", cache)
+    assert font is not None
+    return cache, font
+
+
+def test_the_web_font_holds_the_pages_cjk_characters_and_no_other(web_font_cache: tuple[Path, fonts.WebFont]) -> None:
+    _, font = web_font_cache
+    wanted = {ord(character) for character in "批归一化（），骨直。"}
+    assert set(font.code_points) == wanted
+    cut = TTFont(io.BytesIO(font.woff2))
+    assert cut.flavor == "woff2"
+    assert set(cut.getBestCmap()) == wanted  # no Latin, Greek or arrow: those are the device's fonts' to draw
+
+
+def test_the_web_font_is_the_decks_regional_face(web_font_cache: tuple[Path, fonts.WebFont], tmp_path: Path) -> None:
+    """骨 and 直 are drawn differently in Simplified and Traditional Chinese: each deck's page carries its own."""
+    _, simplified = web_font_cache
+    traditional = fonts.web_font(["骨直"], "zh-Hant", tmp_path)
+    assert traditional is not None and (simplified.language, traditional.language) == ("zh-Hans", "zh-Hant")
+    collection = TTCollection(str(fonts.cjk_font_path()), lazy=True)
+    for font, face in ((simplified, 2), (traditional, 3)):
+        cmap = collection.fonts[face].getBestCmap()
+        cut = TTFont(io.BytesIO(font.woff2)).getBestCmap()
+        assert all(cut[ord(character)] == cmap[ord(character)] for character in "骨直")
+    sc, tc = (collection.fonts[face].getBestCmap()[ord("骨")] for face in (2, 3))
+    assert sc != tc
+
+
+def test_the_web_font_is_the_same_bytes_on_every_cut(
+    web_font_cache: tuple[Path, fonts.WebFont], tmp_path: Path
+) -> None:
+    _, first = web_font_cache
+    again = fonts.web_font([PAGE_TEXT], "zh-Hans", tmp_path)  # another, empty cache: cut afresh
+    assert again is not None and again.woff2 == first.woff2
+    # head.modified is the collection's own, not the time of the cut.
+    collection = TTCollection(str(fonts.cjk_font_path()), lazy=True)
+    assert TTFont(io.BytesIO(first.woff2))["head"].modified == collection.fonts[2]["head"].modified
+
+
+def test_a_cut_made_before_is_read_from_the_cache_without_opening_the_collection(
+    web_font_cache: tuple[Path, fonts.WebFont], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache, first = web_font_cache
+    (kept,) = (cache / "fonts").glob("*.woff2")
+    assert kept.read_bytes() == first.woff2
+    before = kept.stat().st_mtime_ns
+
+    def opened(*arguments: object, **keywords: object) -> None:
+        raise AssertionError("the font collection was opened")
+
+    import fontTools.subset
+    import fontTools.ttLib
+
+    monkeypatch.setattr(fontTools.ttLib, "TTCollection", opened)
+    monkeypatch.setattr(fontTools.ttLib, "TTFont", opened)
+    monkeypatch.setattr(fontTools.subset, "Subsetter", opened)
+    again = fonts.web_font(["归一化，批骨直（BN）。"], "zh-Hans", cache)  # the same characters, another text
+    assert again is not None and again.woff2 == first.woff2
+    assert [path.name for path in (cache / "fonts").iterdir()] == [kept.name] and kept.stat().st_mtime_ns == before
+
+
+def test_a_page_without_cjk_reads_no_font(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def looked_up() -> Path:
+        raise AssertionError("the CJK font was looked up")
+
+    monkeypatch.setattr(fonts, "cjk_font_path", looked_up)
+    for language in ("en", "zh-Hans"):
+        assert fonts.web_font(["An English note: café, α → β, “quotes” and an em dash —"], language, tmp_path) is None
+    assert not (tmp_path / "fonts").exists()

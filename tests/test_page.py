@@ -51,6 +51,12 @@ def test_nothing_refers_outside_the_file(page_html: str) -> None:
     assert "@import" not in page_html and not re.search(r"url\((?!data:)", page_html)
 
 
+def test_an_english_page_carries_no_font(page_html: str) -> None:
+    """No CJK character, no embedded font: the page is what it was before pages could carry one."""
+    assert "@font-face" not in page_html and "font-src" not in page_html and "document.fonts" not in page_html
+    assert '"studykit CJK"' not in page_html
+
+
 @pytest.fixture
 def page(tab: SharedTab, outputs: dict[str, Path]) -> Any:
     page = tab.open(outputs["html"].as_uri())

@@ -8,6 +8,9 @@ the size it would be with each formula carrying its own glyph outlines.
 Each note's two fragments (key points, full answer), once made self-contained, are kept under the cache folder
 (`page/`, one file per deck) by the hash of everything that makes them: a rebuild after a one-note edit makes
 only that note's fragments again, and takes the others as they were (see `Fragments`).
+
+A page with Chinese, Japanese or Korean text carries the CJK font cut to its characters (`fonts.web_font`): the
+device that shows it may have no CJK font, and the page loads nothing from outside itself.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import html
 import os
 import pickle
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,11 +29,12 @@ from pygments.formatters import HtmlFormatter
 from pygments.style import Style
 from pygments.styles import get_style_by_name
 
-from generator import fragments, mathrender, stamps, templating
+from generator import fonts, fragments, mathrender, stamps, templating
 from generator.context import BuildContext
+from generator.errors import Problem
 from generator.markup import MathMatch, replace_math
 from generator.model import Deck, Note
-from generator.writers import Writer
+from generator.writers import Writer, WriteResult
 
 # The page's code colours: Pygments' own styles, each colour nudged until it reads (WCAG AA).
 CODE_STYLE_LIGHT = "friendly"
@@ -41,6 +46,10 @@ _EMPTY_HEADER_CELL = re.compile(r"<th(\s[^>]*)?>\s*</th>")
 # Punctuation right after an inline formula stays on the formula's line.
 # (One formula only: its body may not run past its own </svg>.)
 _MATH_THEN_PUNCTUATION = re.compile(r'(<svg class="math"[^>]*>(?:(?!</svg>).)*</svg>[.,;:!?)\]]+)', re.DOTALL)
+# MathJax draws a character its own font lacks (Chinese in \text{…}) as an SVG <text> whose font-family attribute
+# names system CJK fonts and a generic family, and not the page's embedded font; this rule gives it the stack of the
+# text around the formula, which does. Added only to a page that embeds the font.
+_MATH_TEXT_CSS = ".math text { font-family: inherit; }\n"
 
 
 class Glyphs:
@@ -299,10 +308,43 @@ class _PageNote:
         return self.glyphs.fragment(self.note.answer_html, self.note, self.kept)
 
 
-def write(deck: Deck, target: Path, context: BuildContext) -> None:
+def _page_texts(deck: Deck, context: BuildContext) -> Iterator[str]:
+    """Every text the page is made of, for the characters its font must have: the deck's, the notes' (the HTML of
+    both sections, whose formulas keep their TeX as labels and MathJax's <text>), and the templates' (a deck's own
+    template or script may carry words of its language)."""
+    yield deck.title
+    yield deck.credit
+    for name in ("page.html.j2", "page.css", "page.js"):
+        yield context.template_text(name)
+    for note in deck.notes:
+        yield note.question
+        yield from note.tags
+        yield note.key_points_html
+        yield note.answer_html
+
+
+def _css(deck: Deck, context: BuildContext) -> tuple[str, fonts.WebFont | None, list[Problem]]:
+    """The page's stylesheet, the CJK font it embeds (if any), and a warning when it should embed one but cannot."""
+    css = context.template_text("page.css") + "\n" + code_css()
+    try:
+        font = fonts.web_font(_page_texts(deck, context), deck.language, context.cache_dir)
+    except fonts.FontMissing as missing:
+        message, _, hint = str(missing).partition("\n    hint: ")
+        warning = Problem(
+            deck.location,
+            f"{message}: the page's CJK text shows only on devices that have a CJK font of their own",
+            hint,
+            severity="warning",
+        )
+        return css, None, [warning]
+    return (css if font is None else font.css(css + _MATH_TEXT_CSS)), font, []
+
+
+def write(deck: Deck, target: Path, context: BuildContext) -> WriteResult:
     """Stream the page to `target` note by note: a bank of thousands of notes is hundreds of MB of HTML."""
     glyphs = Glyphs()
     kept = kept_fragments(deck, context)
+    css, font, warnings = _css(deck, context)
     with target.open("w", encoding="utf-8") as out:
         templating.stream(
             context.templates,
@@ -312,10 +354,12 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
             notes=[_PageNote(note, glyphs, kept) for note in deck.notes],
             glyphs=glyphs,
             tags=sorted({tag for note in deck.notes for tag in note.tags}),
-            css=context.template_text("page.css") + "\n" + code_css(),
+            css=css,
+            web_font=font,  # its script loads it first thing; the Content-Security-Policy lets a data: font load
             script=context.template_text("page.js"),
         )
     kept.save()
+    return WriteResult(warnings=warnings)
 
 
 WRITER = Writer("html", "html", "offline study page: one self-contained HTML file, search and tag filters", write)
