@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
-from generator import fonts, stamps, templating
+from generator import fonts, messages, stamps, templating
 
 if TYPE_CHECKING:
     from generator import reader
@@ -101,16 +101,22 @@ class BuildContext:
     def template_text(self, name: str) -> str:
         return templating.read(self.templates_dir, name, *self.deck_templates)
 
+    @cached_property
+    def text(self) -> messages.Messages:
+        """The words the outputs put around the notes, in the deck's language (English when studykit has none)."""
+        return messages.for_language(self.language)
+
     def print_css(self, name: str) -> str:
-        """A printed document's stylesheet, with the fonts the deck's text needs (see `fonts.Plan`)."""
-        return self.fonts.css(self.template_text(name))
+        """A printed document's stylesheet, with the fonts the deck's text needs (see `fonts.Plan`) and its page
+        headers and footers in the deck's language."""
+        return self.fonts.css(self.template_text(name) + messages.print_css_rules(name, self.text))
 
     def pdf_roots(self, content_dir: Path) -> list[Path]:
         """The folders a PDF may load files from: the deck's, the templates, and the fonts it uses."""
         return [content_dir, self.templates_dir, *self.fonts.roots()]  # a deck's own templates are in content_dir
 
     def render(self, name: str, **values: object) -> str:
-        return templating.render(self.templates, name, **values)
+        return templating.render(self.templates, name, text=self.text, **values)
 
 
 def newest_source_time(content_dir: Path, templates_dir: Path, listed: list[stamps.Entry] | None = None) -> int:

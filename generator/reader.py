@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, BinaryIO
 
-from generator import ankitypes, cloze, fonts, language, markup, mathrender, notefile, resources, stamps
+from generator import ankitypes, cloze, fonts, language, markup, mathrender, messages, notefile, resources, stamps
 from generator.context import cache_root
 from generator.errors import BuildFailed, ContentFolderError, Location, Problem, Problems, quoted
 from generator.model import ClozeItem, Deck, Formula, Note
@@ -337,7 +337,9 @@ def _read_deck_file(content_dir: Path, problems: Problems) -> dict[str, Any] | N
     if isinstance(data.get("language"), str) and (wrong := language.problem(data["language"])):
         problems.error(Location(path, lines.get("language", 1)), *wrong)
         ok = False
-    footer = data.get("footer", f"{data.get('author')} · {data.get('license')} · full credit on the title page")
+    # The default footer in the deck's words (`ok` so far: its language is a tag studykit reads).
+    words = messages.for_language(language.canonical(data["language"])) if ok else messages.ENGLISH
+    footer = data.get("footer", f"{data.get('author')} · {data.get('license')} · {words.full_credit}")
     if not isinstance(footer, str):
         problems.error(Location(path, lines.get("footer", 1)), "deck field `footer` must be text")
         ok = False

@@ -30,7 +30,7 @@
     var button = note.querySelector("button.reveal");
     note.classList.toggle("concealed", !revealed);
     button.setAttribute("aria-expanded", revealed ? "true" : "false");
-    button.textContent = revealed ? "Hide answer" : "Show answer";
+    button.textContent = revealed ? button.dataset.hide : button.dataset.show;
   }
 
   function applyFilters() {
@@ -47,7 +47,7 @@
       if (link) { link.parentNode.hidden = !matches; }
       if (matches) { shown += 1; }
     });
-    status.textContent = "Showing " + shown + " of " + notes.length + " questions.";
+    status.textContent = status.dataset.showing.replace("{shown}", shown).replace("{total}", notes.length);
     empty.hidden = shown !== 0;
   }
 

@@ -160,6 +160,34 @@ def test_page_in_chromium(zh_build: pipeline.BuildReport, tab: SharedTab, width:
     page.screenshot(path=str(ARTIFACTS / f"zh-page-{width}.png"))
 
 
+@needs_chromium
+def test_page_speaks_chinese_around_the_notes(zh_build: pipeline.BuildReport, tab: SharedTab) -> None:
+    """The page's own words (search, buttons, headings, the count of questions shown) are the deck's language, and
+    stay so when the page's script rewrites them."""
+    page = tab.open(output(zh_build, "html").as_uri())
+    assert page.get_attribute("#search", "placeholder") == "搜索题目和解答"
+    assert page.inner_text("#q51 .key-points h3") == "要点"
+    assert page.inner_text("#status") == "显示 15 / 15 道题。"
+    page.fill("#search", "批归一化")
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('显示 1 ')")
+    page.check("#quiz")  # every answer hidden: each button offers to show it
+    assert page.inner_text("#q59 button.reveal") == "显示解答"
+    for element in (".skip", ".lead", "#toc-title", "legend", ".buttons", "#q51 .full-answer summary", ".credit p + p"):
+        assert not re.search("[A-Za-z]{3,}", page.inner_text(element).replace("studykit", "")), element
+
+
+def test_pdfs_speak_chinese_around_the_notes(zh_build: pipeline.BuildReport) -> None:
+    """The booklet's title page, contents, page headers and footers, and the cheat sheet's, in the deck's language."""
+    booklet = pdf_text(output(zh_build, "full.pdf"))
+    assert "目录" in booklet and "第 51 题" in booklet and "要点" in booklet
+    pages = len(re.findall("\f", booklet))
+    assert f"第 {pages} 页，共 {pages} 页" in booklet
+    sheet = pdf_text(output(zh_build, "pdf"))
+    assert "studykit 速查表" in sheet and "速查表：15 道题的要点" in sheet and "第 1 页，共" in sheet
+    for english in ("Contents", "Key points", "Question 5", "page 1 of", "cheat sheet", "Licence:", "full credit"):
+        assert english not in booklet + sheet, english
+
+
 # What the page's title, first contents entry, first question and first heading of a full answer show: each is the
 # first text of its size and weight laid out, where Chromium kept empty boxes when the CJK font came late.
 FIRST_LAID_OUT = (".top h1", ".toc li:first-child a", "#q51 .question", "#q51 .full-answer h3")

@@ -314,6 +314,7 @@ def _page_texts(deck: Deck, context: BuildContext) -> Iterator[str]:
     template or script may carry words of its language)."""
     yield deck.title
     yield deck.credit
+    yield from context.text.page_words()
     for name in ("page.html.j2", "page.css", "page.js"):
         yield context.template_text(name)
     for note in deck.notes:
@@ -355,6 +356,7 @@ def write(deck: Deck, target: Path, context: BuildContext) -> WriteResult:
             glyphs=glyphs,
             tags=sorted({tag for note in deck.notes for tag in note.tags}),
             css=css,
+            text=context.text,
             web_font=font,  # its script loads it first thing; the Content-Security-Policy lets a data: font load
             script=context.template_text("page.js"),
         )
