@@ -189,18 +189,20 @@ def _memoize_formulas() -> None:
             recorded[url] = hit
             replayable[url] = True
             recorded_bytes += _recorded_size(hit[1])
-        if hit is None:
-            if not replayable.setdefault(url, url.startswith("data:") and _plain_svg(svg.tree)):
-                draw(image, stream, width, height, style)
-                return
-            # Worked out from the SVG's XML without walking it, when it holds only what that knows exactly.
-            if (hit := _converted(svg)) is not None:
-                if recorded_bytes > _MAX_RECORDED_FORMULA_BYTES:
-                    recorded.clear()
-                    recorded_bytes = 0
-                recorded[url] = hit
-                recorded_bytes += _recorded_size(hit[1])
-                _KEPT_DRAWINGS.save(url, hit)
+        # Not drawn yet: worked out from the SVG's XML without walking it, when it holds only what the converter
+        # knows exactly (its own checks make `_plain_svg`'s needless), else walked below if it is plain.
+        fresh = hit is None and replayable.get(url) is not False and url.startswith("data:")
+        if fresh and (hit := _converted(svg)) is not None:
+            replayable[url] = True
+            if recorded_bytes > _MAX_RECORDED_FORMULA_BYTES:
+                recorded.clear()
+                recorded_bytes = 0
+            recorded[url] = hit
+            recorded_bytes += _recorded_size(hit[1])
+            _KEPT_DRAWINGS.save(url, hit)
+        if hit is None and not replayable.setdefault(url, url.startswith("data:") and _plain_svg(svg.tree)):
+            draw(image, stream, width, height, style)
+            return
         if hit is not None:
             before, after, states = hit
             stream.stream.extend(before)
@@ -266,7 +268,8 @@ def _converted(svg: Any) -> tuple[list[Any], list[Any], dict[str, dict[str, Any]
     if found is None:
         return None
     before, after, states = found
-    return before, _joined(after), dict(states)
+    # As `_joined` would join them: the converter's operators are all bytes and end with the root's `Q`.
+    return before, [b"\n".join(after)], dict(states)
 
 
 def _recorded_size(operators: list[Any]) -> int:
