@@ -46,9 +46,10 @@ def walked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         memory.pop(url, None)
         monkeypatch.setattr(pdfengine, "_converted", lambda svg: None)
         try:
-            stream = formuladraw._ENGINE.scratch() if formuladraw._ENGINE else None
-            assert stream is not None
-            image.draw(stream, 123.5, 17.25, None)  # a fresh group's stream, as a formula's background is drawn on
+            found = formuladraw.engine()
+            assert found is not None
+            # A fresh stream in its starting state, as the group a formula is drawn on as a background.
+            image.draw(found.scratch(), 123.5, 17.25, None)
         finally:
             monkeypatch.setattr(pdfengine, "_converted", converted)
         return memory.pop(url, None)
