@@ -33,6 +33,7 @@ import weasyprint
 from weasyprint.formatting_structure import boxes as weasy_boxes
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
+from generator import formuladraw
 from generator.errors import OutputError
 
 # WeasyPrint and fontTools log what they cannot do (a glyph no font has, a CSS property they skip) straight to
@@ -188,6 +189,20 @@ def _memoize_formulas() -> None:
             recorded[url] = hit
             replayable[url] = True
             recorded_bytes += _recorded_size(hit[1])
+        # Not drawn yet: worked out from the SVG's XML without walking it, when it holds only what the converter
+        # knows exactly (its own checks make `_plain_svg`'s needless), else walked below if it is plain.
+        fresh = hit is None and replayable.get(url) is not False and url.startswith("data:")
+        if fresh and (hit := _converted(svg)) is not None:
+            replayable[url] = True
+            if recorded_bytes > _MAX_RECORDED_FORMULA_BYTES:
+                recorded.clear()
+                recorded_bytes = 0
+            recorded[url] = hit
+            recorded_bytes += _recorded_size(hit[1])
+            _KEPT_DRAWINGS.save(url, hit)
+        if hit is None and not replayable.setdefault(url, url.startswith("data:") and _plain_svg(svg.tree)):
+            draw(image, stream, width, height, style)
+            return
         if hit is not None:
             before, after, states = hit
             stream.stream.extend(before)
@@ -197,9 +212,6 @@ def _memoize_formulas() -> None:
             for name, state in states.items():
                 if name not in extended:
                     extended[name] = type(extended)(state)
-            return
-        if not replayable.setdefault(url, url.startswith("data:") and _plain_svg(svg.tree)):
-            draw(image, stream, width, height, style)
             return
         start = len(stream.stream)
         resources = {name: len(value) for name, value in stream._resources.items() if isinstance(value, dict)}
@@ -230,9 +242,7 @@ def _memoize_formulas() -> None:
         if recorded_bytes > _MAX_RECORDED_FORMULA_BYTES:
             recorded.clear()
             recorded_bytes = 0
-        after = operators[at + len(root) :]
-        if after and all(isinstance(operator, bytes) for operator in after) and after[-1] not in (b"q", b"ET"):
-            after = [b"\n".join(after)]
+        after = _joined(operators[at + len(root) :])
         recorded_bytes += _recorded_size(after)
         states = {name: dict(extended[name]) for name in added}
         recorded[url] = (operators[:at], after, states)
@@ -240,6 +250,26 @@ def _memoize_formulas() -> None:
 
     # The drawing it stands for, as `__wrapped__` (the tests compare the two).
     svg_class.draw = functools.wraps(draw)(replayed)
+
+
+def _joined(after: list[Any]) -> list[Any]:
+    """The operators after the root's transform as one item, when they are all bytes (see `_memoize_formulas`)."""
+    if after and all(isinstance(operator, bytes) for operator in after) and after[-1] not in (b"q", b"ET"):
+        return [b"\n".join(after)]
+    return after
+
+
+def _converted(svg: Any) -> tuple[list[Any], list[Any], dict[str, dict[str, Any]]] | None:
+    """The entry WeasyPrint's walk of `svg` would record (see `_memoize_formulas`), worked out without the walk.
+
+    `formuladraw` knows MathJax's kind of SVG and declines anything else (None): the walk draws those.
+    """
+    found = formuladraw.drawn(svg)
+    if found is None:
+        return None
+    before, after, states = found
+    # As `_joined` would join them: the converter's operators are all bytes and end with the root's `Q`.
+    return before, [b"\n".join(after)], dict(states)
 
 
 def _recorded_size(operators: list[Any]) -> int:

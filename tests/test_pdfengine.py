@@ -79,17 +79,25 @@ def _sized_document() -> str:
 
 
 def _svg_walks(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Every walk of a formula's SVG tree (WeasyPrint's own drawing) from now on, one entry each; clear it to count
-    afresh."""
+    """Every formula drawn afresh from now on, one entry each: a walk of its SVG tree (WeasyPrint's own drawing), or
+    its drawing worked out by the converter (`formuladraw`), which stands for the walk; clear it to count afresh."""
     svg_document = importlib.import_module("weasyprint.svg").SVG
     walk = svg_document.draw
+    convert = pdfengine._converted
     walks: list[object] = []
 
     def counted(*args: object) -> None:
         walks.append(None)
         walk(*args)
 
+    def converted(svg: object) -> object:
+        entry = convert(svg)
+        if entry is not None:
+            walks.append(None)
+        return entry
+
     monkeypatch.setattr(svg_document, "draw", counted)
+    monkeypatch.setattr(pdfengine, "_converted", converted)
     return walks
 
 
