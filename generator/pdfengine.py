@@ -29,12 +29,58 @@ from types import FrameType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import weasyprint
-from weasyprint.formatting_structure import boxes as weasy_boxes
-from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
-from generator import formuladraw
-from generator.errors import OutputError
+@contextlib.contextmanager
+def _libraries_found_in_the_linker_cache() -> Iterator[None]:
+    """While WeasyPrint loads: its native libraries looked up in the dynamic linker's cache, once.
+
+    WeasyPrint tries several names for each of its seven libraries (Pango, HarfBuzz, fontconfig…), and cffi hands
+    each name it cannot open as it is to `ctypes.util.find_library`, which on Linux runs `ldconfig -p` and then
+    gcc and ld to search for it: 22 lookups, 280 ms of every process that lays out a PDF (half of loading
+    WeasyPrint). Here the cache is listed once and each lookup answers from that listing what `find_library`'s
+    own first step would; the gcc and ld searches only find libraries outside the cache, which a WeasyPrint
+    installed as its documentation says does not use. Without `ldconfig` (not Linux), nothing changes.
+    """
+    import ctypes.util
+    import shutil
+    import subprocess
+
+    ldconfig = shutil.which("ldconfig") or ("/sbin/ldconfig" if os.path.exists("/sbin/ldconfig") else None)
+    original = ctypes.util.find_library
+    try:
+        listed = (
+            subprocess.run(
+                [ldconfig, "-p"], capture_output=True, text=True, env={"LC_ALL": "C", "LANG": "C"}, timeout=10
+            ).stdout
+            if ldconfig
+            else ""
+        )
+    except (OSError, subprocess.SubprocessError):
+        listed = ""
+    if not listed:
+        yield
+        return
+
+    def find_library(name: str) -> str | None:
+        # As ctypes.util._findSoname_ldconfig reads the listing (its machine check aside: the cache holds the
+        # libraries of this machine's own ABI first, and a foreign one would not open, as before).
+        found = re.search(rf"\s+(lib{re.escape(name)}\.[^\s]+)\s+\(", listed)
+        return found.group(1) if found else None
+
+    ctypes.util.find_library = find_library
+    try:
+        yield
+    finally:
+        ctypes.util.find_library = original
+
+
+with _libraries_found_in_the_linker_cache():
+    import weasyprint
+    from weasyprint.formatting_structure import boxes as weasy_boxes
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher
+
+from generator import formuladraw  # noqa: E402 (WeasyPrint first, loaded as above)
+from generator.errors import OutputError  # noqa: E402
 
 # WeasyPrint and fontTools log what they cannot do (a glyph no font has, a CSS property they skip) straight to
 # the terminal, as raw library lines that -q cannot hide. The reader reports characters without a font at their

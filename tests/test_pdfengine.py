@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import example, given
@@ -234,3 +235,31 @@ def test_css_urls_read_as_tinycss2_reads_them(url: str, closed: bool) -> None:
 @given(st.text(alphabet=st.sampled_from("ab/:;,=+ \t\n\r\x0c\x00\x01\x7f\\\"'()é"), max_size=24))
 def test_any_css_url_reads_as_tinycss2_reads_it(url: str) -> None:
     test_css_urls_read_as_tinycss2_reads_them(url, True)
+
+
+def test_weasyprints_libraries_are_found_in_the_linker_cache_without_a_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While WeasyPrint loads, a library name is answered from one listing of the linker's cache, as ctypes' own first
+    step answers it: no gcc or ld run per name (22 names, 280 ms of every PDF build's start)."""
+    import ctypes.util
+    import shutil
+    import subprocess
+
+    if not (shutil.which("ldconfig") or Path("/sbin/ldconfig").exists()):
+        pytest.skip("no ldconfig: not a Linux machine, where nothing changes")
+    names = ["pango-1.0", "harfbuzz", "fontconfig", "pangoft2-1.0", "pango-1.0-0", "libpango-1.0-0", "no-such-lib"]
+    original = ctypes.util.find_library
+    expected = {name: original(name) for name in names}
+    assert expected["pango-1.0"] and expected["pango-1.0-0"] is None
+    started: list[Any] = []
+    real_popen = subprocess.Popen
+
+    class CountedPopen(real_popen):  # type: ignore[misc, valid-type]
+        def __init__(self, *arguments: Any, **options: Any) -> None:
+            started.append(arguments[0])
+            super().__init__(*arguments, **options)
+
+    monkeypatch.setattr(subprocess, "Popen", CountedPopen)
+    with pdfengine._libraries_found_in_the_linker_cache():
+        assert {name: ctypes.util.find_library(name) for name in names} == expected
+    assert len(started) == 1, started  # ldconfig -p, once
+    assert ctypes.util.find_library is original
