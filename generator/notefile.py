@@ -21,6 +21,22 @@ MAX_NOTE_BYTES = 1_000_000
 KEY_POINTS = "key points"
 FULL_ANSWER = "full answer"
 CLOZE = "cloze"
+# The sections' titles as a note written in Chinese heads them (Simplified and Traditional): 要点 (key points),
+# 完整解答 or 解答 (full answer), 填空 (Anki's Chinese name for a cloze note); each means its English title.
+SECTION_TITLES = {
+    KEY_POINTS: KEY_POINTS,
+    FULL_ANSWER: FULL_ANSWER,
+    CLOZE: CLOZE,
+    "要点": KEY_POINTS,
+    "要點": KEY_POINTS,
+    "完整解答": FULL_ANSWER,
+    "解答": FULL_ANSWER,
+    "完整答案": FULL_ANSWER,
+    "答案": FULL_ANSWER,
+    "填空": CLOZE,
+    "填空题": CLOZE,
+    "填空題": CLOZE,
+}
 # guid, cloze_guids, note_type: Anki identity kept by `studykit import` (generator/ankitypes.py)
 NOTE_KEYS = {"id", "number", "question", "tags", "language", "guid", "cloze_guids", "note_type"}
 NOTE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$")
@@ -256,13 +272,13 @@ def _sections(lines: list[str], start: int, path: Path, problems: Problems) -> d
                 fence = None
         heading = _SECTION.match(line) if fence is None else None
         if heading:
-            title = heading.group("title").lower().rstrip(":")
-            if title not in (KEY_POINTS, FULL_ANSWER, CLOZE):
+            title = SECTION_TITLES.get(heading.group("title").lower().rstrip(":：").strip(), "")
+            if not title:
                 problems.error(
                     Location(path, index + 1),
                     f"unexpected section `## {heading.group('title')}`",
-                    "a note has the sections `## Key points`, `## Full answer` and optionally `## Cloze`; "
-                    "use ### inside them",
+                    "a note has the sections `## Key points`, `## Full answer` and optionally `## Cloze` (or, in "
+                    "Chinese, `## 要点`, `## 完整解答`, `## 填空`); use ### inside them",
                 )
                 return None
             if title in found:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import shutil
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -292,3 +293,19 @@ def test_figures_are_the_english_decks_drawings() -> None:
     assert copies == sorted(path.name for path in english.glob("*.svg"))
     for name in copies:  # `make all` copies them when a figure script redraws one
         assert (ZH / "figures" / name).read_bytes() == (english / name).read_bytes(), f"{name}: run make all"
+
+
+def test_sections_headed_in_chinese_read_as_the_english_ones(tmp_path: Path) -> None:
+    """A note written in Chinese heads its sections 要点 / 完整解答 / 填空 (with a full-width colon too): the same."""
+    content = tmp_path / "content"
+    shutil.copytree(ZH, content)
+    english = pipeline.check(content).deck.notes
+    for path in content.glob("*.md"):
+        text = path.read_text(encoding="utf-8")
+        text = text.replace("## Key points\n", "## 要点：\n").replace("## Full answer\n", "## 完整解答\n")
+        path.write_text(text.replace("## Cloze\n", "## 填空\n"), encoding="utf-8")
+    chinese = pipeline.check(content).deck.notes
+    assert any("## 填空\n" in path.read_text(encoding="utf-8") for path in content.glob("*.md"))
+    assert [(n.key_points_html, n.answer_html, n.clozes) for n in chinese] == [
+        (n.key_points_html, n.answer_html, n.clozes) for n in english
+    ]

@@ -179,6 +179,12 @@ def unexpected_section(content: Path) -> Expected:
     return Expected(path, line_of(text, "## Summary"), "unexpected section")
 
 
+@case
+def key_points_headed_in_english_and_in_chinese(content: Path) -> Expected:
+    path, text = rewrite(content, 58, lambda t: t.replace("## Full answer", "## 要点\n\n- again\n\n## Full answer", 1))
+    return Expected(path, line_of(text, "## 要点"), "appears twice")
+
+
 # --- math -----------------------------------------------------------------------------------------
 
 
