@@ -263,3 +263,38 @@ def test_weasyprints_libraries_are_found_in_the_linker_cache_without_a_search(mo
         assert {name: ctypes.util.find_library(name) for name in names} == expected
     assert len(started) == 1, started  # ldconfig -p, once
     assert ctypes.util.find_library is original
+
+
+_SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"><rect width="1" height="1"/></svg>'
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        fragments.mathrender.render("x^2", False).data_uri,
+        "data:image/svg+xml;base64," + __import__("base64").b64encode(_SVG.encode()).decode(),
+        "data:image/png;base64,iVBORw0KGgo=",
+        "data:image/svg+xml;charset=utf-8;base64,PHN2Zy8+",  # a parameter: urllib's way
+        "data:image/svg+xml,%3Csvg%2F%3E",  # not base64: urllib's way
+    ],
+)
+def test_a_data_uri_reads_as_weasyprints_own_fetcher_reads_it(url: str) -> None:
+    """The fetcher's quick way with studykit's data: URIs gives what WeasyPrint's fetcher (urllib) gives."""
+    from weasyprint.urls import URLFetcher
+
+    fetcher = pdfengine.ContentOnlyFetcher([Path(".")])
+    ours, theirs = (
+        (response.read(), response.content_type, response.charset, response.url, response.status)
+        for response in (fetcher.fetch(url), URLFetcher.fetch(fetcher, url))
+    )
+    assert ours == theirs and ours[0]
+
+
+def test_a_broken_data_uri_fails_as_weasyprints_own_fetcher_fails() -> None:
+    from weasyprint.urls import URLFetcher
+
+    fetcher = pdfengine.ContentOnlyFetcher([Path(".")])
+    with pytest.raises(ValueError):
+        URLFetcher.fetch(fetcher, "data:image/png;base64,abc")
+    with pytest.raises(ValueError):
+        fetcher.fetch("data:image/png;base64,abc")
