@@ -59,6 +59,13 @@ class Messages:
     continued: str = "… continued in the deck"
     cards_fronts: str = "flashcards, sheet {sheet} of {sheets}, fronts (print double-sided, flip on the long edge)"
     cards_backs: str = "flashcards, sheet {sheet} of {sheets}, backs"
+    # The body `studykit new` writes into a new note.
+    new_note_body: str = (
+        "## Key points\n\n"
+        "- The 20-40-second spoken answer, in three to six bullets.\n\n"
+        "## Full answer\n\n"
+        "The explanation: why, how, formulas such as $a = b$, code and tables.\n"
+    )
     # Page headers and footers of the PDFs, as CSS `content:` values (None: the packaged stylesheet's own).
     css_page_of: str | None = None
     css_question: str | None = None
@@ -109,6 +116,12 @@ SIMPLIFIED_CHINESE = replace(
     continued="……其余见 Anki 牌组",
     cards_fronts="抽认卡，第 {sheet} 张（共 {sheets} 张），正面（双面打印，沿长边翻转）",
     cards_backs="抽认卡，第 {sheet} 张（共 {sheets} 张），背面",
+    new_note_body=(
+        "## 要点\n\n"
+        "- 20 到 40 秒能说完的回答，分成三到六条。\n\n"
+        "## 完整解答\n\n"
+        "完整的解释：为什么、怎么做，公式（如 $a = b$）、代码和表格。\n"
+    ),
     css_page_of='"第 " counter(page) " 页，共 " counter(pages) " 页"',
     css_question='"第 " string(number) " 题"',
     css_contents='"目录"',
@@ -149,6 +162,12 @@ TRADITIONAL_CHINESE = replace(
     continued="……其餘見 Anki 牌組",
     cards_fronts="抽認卡，第 {sheet} 張（共 {sheets} 張），正面（雙面列印，沿長邊翻轉）",
     cards_backs="抽認卡，第 {sheet} 張（共 {sheets} 張），背面",
+    new_note_body=(
+        "## 要點\n\n"
+        "- 20 到 40 秒能說完的回答，分成三到六條。\n\n"
+        "## 完整解答\n\n"
+        "完整的解釋：為什麼、怎麼做，公式（如 $a = b$）、程式碼和表格。\n"
+    ),
     css_page_of='"第 " counter(page) " 頁，共 " counter(pages) " 頁"',
     css_question='"第 " string(number) " 題"',
     css_contents='"目錄"',

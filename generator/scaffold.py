@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from generator import language, messages
 from generator.errors import StudykitError
 
 _NUMBER = re.compile(r"^number:\s*(\d+)\s*$", re.MULTILINE)
@@ -71,6 +72,18 @@ def file_stem_of(question: str, limit: int = 40) -> str:
     return stem or "note"
 
 
+def _words(content_dir: Path) -> messages.Messages:
+    """The words of the deck's language (deck.yaml `language`); English when the file does not say (the build
+    reports a deck file it cannot read, not `new`)."""
+    try:
+        tag = yaml.safe_load((content_dir / "deck.yaml").read_text(encoding="utf-8")).get("language")
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+        return messages.ENGLISH
+    if not isinstance(tag, str) or language.problem(tag):
+        return messages.ENGLISH
+    return messages.for_language(language.canonical(tag))
+
+
 def create(content_dir: Path, question: str, tags: tuple[str, ...] = ()) -> Path:
     if not content_dir.is_dir():
         raise NotADeckError(
@@ -99,11 +112,6 @@ def create(content_dir: Path, question: str, tags: tuple[str, ...] = ()) -> Path
         default_flow_style=None,
         width=1000,
     )
-    body = (
-        "## Key points\n\n"
-        "- The 20-40-second spoken answer, in three to six bullets.\n\n"
-        "## Full answer\n\n"
-        "The explanation: why, how, formulas such as $a = b$, code and tables.\n"
-    )
+    body = _words(content_dir).new_note_body
     path.write_text(f"---\n{front}---\n\n{body}", encoding="utf-8")
     return path

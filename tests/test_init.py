@@ -144,3 +144,16 @@ def test_new_names_the_decks_of_a_folder_of_decks(tmp_path: Path) -> None:
         shutil.move(tmp_path / name / "content", decks / name)
     result = invoke("new", "Which deck?", "--content", decks)
     assert result.exit_code == 1 and "point --content at one of them (alpha, beta)" in result.output
+
+
+def test_new_in_a_chinese_deck_writes_a_chinese_note_that_checks(tmp_path: Path) -> None:
+    """The new note's sections and hints are in the deck's language (headed 要点 / 完整解答, which the reader takes)."""
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT.parent / "dl-interview-51-65-zh", content)
+    result = invoke("new", "什么是注意力机制？", "--content", content, "--tag", "attention")
+    assert result.exit_code == 0, result.output
+    [created] = [path for path in content.glob("66-*.md")]
+    text = created.read_text(encoding="utf-8")
+    assert "## 要点\n" in text and "## 完整解答\n" in text and "Key points" not in text
+    check = invoke("check", "--content", content, "-j", "1")
+    assert check.exit_code == 0, check.output
