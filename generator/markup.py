@@ -93,10 +93,11 @@ class Converter:
         if self._markdown is None:
             import markdown
 
+            from generator.d2lroles import D2lRoles
             from generator.delimiters import MathDelimiters
 
             self._markdown = markdown.Markdown(
-                extensions=[*MARKDOWN_EXTENSIONS, MathDelimiters()], extension_configs=MARKDOWN_CONFIG
+                extensions=[*MARKDOWN_EXTENSIONS, MathDelimiters(), D2lRoles()], extension_configs=MARKDOWN_CONFIG
             )
         self._markdown.reset()
         try:
