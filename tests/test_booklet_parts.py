@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import os
 import re
 import shutil
@@ -23,7 +22,7 @@ from generator import build as pipeline
 from generator import pdfengine
 from generator.writers import booklet
 from tests import pdfread
-from tests.conftest import CONTENT, EPOCH, ROOT, content_with, link_tree, note_file
+from tests.conftest import CONTENT, EPOCH, content_with, link_tree, note_file
 
 ZH = CONTENT.parent / "dl-interview-51-65-zh"
 
@@ -205,19 +204,28 @@ def test_a_first_build_saves_only_the_parts_it_uses_and_lays_its_contents_out_on
     assert contents == 1, f"the title page and contents laid out {contents} times"
 
 
+_FILLER = "This sentence fills the line with plain words so that the answer takes room on the page. "
+
+
 def test_a_run_that_goes_on_is_laid_out_again_from_its_last_question_that_opens_a_page(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A first build in chunks of three notes of the bench's synthetic bank (about a page each): the second chunk's
-    last piece goes on into the third, and holds a question that opens a page; only the questions from that one on
-    are laid out again with what follows, the pages before it kept. The booklet is the bytes of one whole layout."""
-    spec = importlib.util.spec_from_file_location("bench_bank", ROOT / "bench" / "bench.py")
-    assert spec is not None and spec.loader is not None
-    bank = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bank)
-    content = bank.write_bank(tmp_path / "bank", 8)
+    """A first build in chunks of two notes of six (answers of 14, 14, 14, 4, 2, 2 sentences: 3 and 5 open pages,
+    no id begins a part, so all six are one part). 1-2 goes on into 3-4, laid out again whole (its only question
+    that opens a page is its first); 1-4 goes on into 5-6, laid out again from 3, the pages of 1-2 kept. The
+    booklet is the bytes of one layout of all six."""
+    content = tmp_path / "content"
+    content.mkdir()
+    shutil.copy(CONTENT / "deck.yaml", content / "deck.yaml")
+    for number, sentences in enumerate((14, 14, 14, 4, 2, 2), start=1):
+        (content / f"{number:02d}-q.md").write_text(
+            f"---\nid: flow{number:02d}\nnumber: {number}\nquestion: Question {number}?\ntags: [t]\n---\n\n"
+            f"## Key points\n\n- A point.\n\n## Full answer\n\n{_FILLER * sentences}\n",
+            encoding="utf-8",
+        )
+    assert not any(booklet._begins_part(note) for note in pipeline.check(content).deck.notes)
 
-    monkeypatch.setattr(booklet, "_FIRST_GUESS", 8)
+    monkeypatch.setattr(booklet, "_FIRST_GUESS", 6)
     whole = _booklet(content, tmp_path / "whole", tmp_path / "cache-whole")
 
     questions: list[str] = []
@@ -228,13 +236,10 @@ def test_a_run_that_goes_on_is_laid_out_again_from_its_last_question_that_opens_
         return real(document, *arguments)
 
     monkeypatch.setattr(pdfengine, "layout", layout)
-    monkeypatch.setattr(booklet, "_FIRST_GUESS", 3)
-    for kind in ("math", "drawn"):  # the formulas as the first build drew them: only the parts are tested
-        link_tree(tmp_path / "cache-whole" / kind, tmp_path / "cache-chunked" / kind)
+    monkeypatch.setattr(booklet, "_FIRST_GUESS", 2)
     chunked = _booklet(content, tmp_path / "chunked", tmp_path / "cache-chunked")
     assert _digest(chunked) == _digest(whole)
-    # Chunks 1-3, 4-6, 7-8: the last question of 4-6 that opens a page goes on with 7 and 8; 4 is not laid out again.
-    assert sorted(questions, key=int) == ["1", "2", "3", "4", "5", "6", "6", "7", "8"], questions
+    assert questions == ["1", "2", "1", "2", "3", "4", "3", "4", "5", "6"], questions
 
 
 _SHORT = "## Key points\n\n- A single point.\n\n## Full answer\n\nA short answer.\n"
