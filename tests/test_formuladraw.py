@@ -18,7 +18,7 @@ from tests.test_mathjax_engine import _corpus
 
 # Corpus formulas compared, picked by a hash of their TeX (varied, and the same each run): about 3 s with the
 # formulas to render, the walks taking most of it.
-SAMPLE = 200
+SAMPLE = 100
 # The share of them the converter must take: those it leaves (\text in a script MathJax has no glyphs for, drawn as
 # <text>) are walked as before.
 MIN_ACCEPTED = 0.95
