@@ -192,7 +192,8 @@ def print_css_rules(name: str, text: Messages) -> str:
     takes the later `content`, and only `content` is declared, so the boxes keep their fonts and places.
     """
     rules = []
-    if text.css_page_of is not None:
+    # Only the stylesheets that number their pages (the flashcards' do not: a sheet names itself in its footer).
+    if text.css_page_of is not None and name in ("booklet.css", "cheatsheet.css"):
         rules.append(f"@page {{ @bottom-right {{ content: {text.css_page_of}; }} }}")
     if name == "booklet.css":
         if text.css_question is not None:

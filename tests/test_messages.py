@@ -47,3 +47,5 @@ def test_english_adds_no_stylesheet_rules_and_chinese_sets_every_header_and_foot
     booklet = messages.print_css_rules("booklet.css", messages.SIMPLIFIED_CHINESE)
     assert booklet.count("@bottom-right") == 1 and booklet.count("@top-right") == 2 and "@page contents" in booklet
     assert messages.print_css_rules("cheatsheet.css", messages.SIMPLIFIED_CHINESE).count("@top-right") == 1
+    # The flashcards number no page (each sheet's footer names the sheet): nothing to set in any language.
+    assert messages.print_css_rules("cards.css", messages.SIMPLIFIED_CHINESE) == ""
