@@ -209,7 +209,7 @@ def _has_text(lines: list[str]) -> bool:
 
 
 def _navigation(line: str) -> bool:
-    without_links = re.sub(r"!?\[[^\]]*\]\([^)]*\)", "", line)
+    without_links = re.sub(r"(?<!!)\[[^\]]*\]\([^)]*\)", "", line)  # images are content, links navigate
     return without_links != line and not re.sub(r"[\s\-*+|>\d.)]", "", without_links)
 
 
