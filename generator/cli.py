@@ -200,7 +200,7 @@ def new(question: str, content_dir: Path, tags: tuple[str, ...]) -> None:
 
 
 @cli.command("import")
-@click.argument("package", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("source", type=click.Path(path_type=Path))
 @click.option(
     "--into",
     type=click.Path(path_type=Path, file_okay=False),
@@ -208,8 +208,34 @@ def new(question: str, content_dir: Path, tags: tuple[str, ...]) -> None:
     show_default=True,
     help="New or empty folder to write the notes, figures and deck.yaml into.",
 )
-def import_(package: Path, into: Path) -> None:
-    """Convert the Anki package PACKAGE (.apkg) into Markdown notes that keep each note's identity."""
+@click.option(
+    "--level",
+    type=click.IntRange(1, 6),
+    default=None,
+    help="Markdown only: the heading level that asks the questions (3 for ###; default: chosen per file).",
+)
+def import_(source: Path, into: Path, level: int | None) -> None:
+    """Convert SOURCE into notes: an Anki package (.apkg), or a Markdown file or folder of them (a heading per note)."""
+    if source.suffix.lower() == ".apkg":
+        if level is not None:
+            raise click.UsageError("--level applies to Markdown files, not to an Anki package")
+        _import_package(source, into)
+        return
+    from generator import mdimport
+
+    result = mdimport.import_markdown(mdimport.Options(source, into, level))
+    _print_warnings(result.warnings)
+    levels = ", ".join(f"{name}: level {n}" for name, n in result.levels.items())
+    click.echo(
+        f"imported {result.notes} notes and {result.images} images into {result.content_dir} ({levels}); "
+        f"{len(result.warnings)} warnings"
+    )
+    click.echo(
+        f"next: studykit check --content {into}, then set author and license in {result.content_dir / 'deck.yaml'}"
+    )
+
+
+def _import_package(package: Path, into: Path) -> None:
     from generator import importer
 
     result = importer.import_package(package, into)
