@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import markdown
 
-    from generator import obsidian
+    from generator import obsidian, obsidianext
 
 MARKDOWN_EXTENSIONS = [
     "pymdownx.arithmatex",
@@ -88,7 +88,7 @@ class Converter:
 
     def __init__(self) -> None:
         self._markdown: markdown.Markdown | None = None
-        self._obsidian: obsidian.Obsidian | None = None
+        self._obsidian: obsidianext.Obsidian | None = None
         self.seconds = 0.0
 
     def html(self, text: str, context: obsidian.Context | None = None) -> str:
@@ -102,7 +102,7 @@ class Converter:
             import markdown
 
             from generator.delimiters import MathDelimiters
-            from generator.obsidian import Obsidian
+            from generator.obsidianext import Obsidian
 
             self._obsidian = Obsidian()
             self._markdown = markdown.Markdown(
