@@ -24,8 +24,8 @@ from markdown import Markdown
 from markdown.extensions import Extension
 from markdown.preprocessors import Preprocessor
 
-# Below the fenced-code stash (25), above the math delimiters (22).
-PRIORITY = 23
+# Below the fenced-code stash (25), above Obsidian's forms (23) and the math delimiters (22).
+PRIORITY = 24
 # A role, or an inline code span (left as it is), whichever comes first on the line.
 _ROLE_OR_CODE = re.compile(
     r"(?P<space>[ \t]*):(?P<role>label|eqlabel|width|height|numref|eqref|ref|cite|citet|citep):`(?P<value>[^`\n]*)`"

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import markdown
 
+    from generator import obsidian, obsidianext
+
 MARKDOWN_EXTENSIONS = [
     "pymdownx.arithmatex",
     "pymdownx.highlight",
@@ -25,6 +27,7 @@ MARKDOWN_EXTENSIONS = [
     "tables",
     "attr_list",
     "sane_lists",
+    "pymdownx.mark",
 ]
 MARKDOWN_CONFIG: dict[str, dict[str, Any]] = {
     "pymdownx.arithmatex": {"generic": True},
@@ -85,20 +88,29 @@ class Converter:
 
     def __init__(self) -> None:
         self._markdown: markdown.Markdown | None = None
+        self._obsidian: obsidianext.Obsidian | None = None
         self.seconds = 0.0
 
-    def html(self, text: str) -> str:
-        """The text as HTML; `TooDeep` when it nests blocks deeper than any output can lay out."""
+    def html(self, text: str, context: obsidian.Context | None = None) -> str:
+        """The text as HTML; `TooDeep` when it nests blocks deeper than any output can lay out.
+
+        `context`: the note and line the text comes from, to find the images Obsidian embeds and report problems at
+        their lines (`generator.obsidian`); without it, embedded images are taken as paths and nothing is reported.
+        """
         started = time.perf_counter()
-        if self._markdown is None:
+        if self._markdown is None or self._obsidian is None:
             import markdown
 
             from generator.d2lroles import D2lRoles
             from generator.delimiters import MathDelimiters
+            from generator.obsidianext import Obsidian
 
+            self._obsidian = Obsidian()
             self._markdown = markdown.Markdown(
-                extensions=[*MARKDOWN_EXTENSIONS, MathDelimiters(), D2lRoles()], extension_configs=MARKDOWN_CONFIG
+                extensions=[*MARKDOWN_EXTENSIONS, MathDelimiters(), D2lRoles(), self._obsidian],
+                extension_configs=MARKDOWN_CONFIG,
             )
+        self._obsidian.context = context
         self._markdown.reset()
         try:
             converted = self._markdown.convert(text)

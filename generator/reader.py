@@ -20,7 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, BinaryIO
 
-from generator import ankitypes, cloze, fonts, language, markup, mathrender, messages, notefile, resources, stamps
+from generator import (
+    ankitypes,
+    cloze,
+    fonts,
+    language,
+    markup,
+    mathrender,
+    messages,
+    notefile,
+    obsidian,
+    resources,
+    stamps,
+)
 from generator.context import cache_root
 from generator.errors import BuildFailed, ContentFolderError, Location, Problem, Problems, quoted
 from generator.model import ClozeItem, Deck, Formula, Note
@@ -228,13 +240,17 @@ def read_deck(
         cache = StoredNotes(content_dir, deck_meta["id"] if deck_meta else None)
     shared = (deck_language, cache.deck_stamp(content_dir, listed)) if cache else None
     notes = []
+    files = obsidian.FileIndex.of_listing(
+        entry.relative for entry in listed if not _not_in_deck(entry.relative) and entry.is_file()
+    )
     for path in note_paths:
-        read = functools.partial(_read_note, path, content_dir, converter, deck_language, problems)
+        read = functools.partial(_read_note, path, content_dir, converter, deck_language, problems, files)
         note = cache.read(path, shared, problems, read) if cache else read()
         if note is not None:
             notes.append(note)
     if isinstance(cache, StoredNotes):
         cache.save()
+    notes = obsidian.resolve_links(notes, problems)  # after the cache: a link follows its target's number and question
     _check_unique(notes, problems)
     problems.found.extend(ankitypes.duplicate_guids(notes, lambda note, key: note.location_of(key).line))
     if not problems.errors:  # a note that failed to read would make its own images look unused
@@ -351,8 +367,18 @@ def _read_deck_file(content_dir: Path, problems: Problems) -> dict[str, Any] | N
     return values | {"footer": " ".join(footer.split()), "location": start}
 
 
+def _not_in_deck(relative: tuple[str, ...]) -> bool:
+    """A file in a folder that holds no part of the deck (outputs, templates, tools), or a hidden one."""
+    return any(part.startswith(".") or part in _NOT_NOTES for part in relative[:-1])
+
+
 def _read_note(
-    path: Path, content_dir: Path, converter: markup.Converter, deck_language: str, problems: Problems
+    path: Path,
+    content_dir: Path,
+    converter: markup.Converter,
+    deck_language: str,
+    problems: Problems,
+    files: obsidian.FileIndex | None = None,
 ) -> Note | None:
     text = notefile.read_text(path, problems)
     if text is None:
@@ -361,11 +387,15 @@ def _read_note(
     if parsed is None:
         return None
     try:
-        key_points_html = _html(converter, parsed.key_points.text, Location(path, parsed.key_points.line))
-        answer_html = _html(converter, parsed.answer.text, Location(path, parsed.answer.line))
+        key_points_html = _html(
+            converter, parsed.key_points.text, Location(path, parsed.key_points.line), files, problems
+        )
+        answer_html = _html(converter, parsed.answer.text, Location(path, parsed.answer.line), files, problems)
         clozes = tuple(
             ClozeItem(
-                html=_html(converter, item.text, Location(path, item.line)).removeprefix("<p>").removesuffix("</p>"),
+                html=_html(converter, item.text, Location(path, item.line), files, problems)
+                .removeprefix("<p>")
+                .removesuffix("</p>"),
                 location=Location(path, item.line),
             )
             for item in parsed.clozes
@@ -472,9 +502,16 @@ class _Unreadable(Exception):
         self.problem = problem
 
 
-def _html(converter: markup.Converter, text: str, where: Location) -> str:
+def _html(
+    converter: markup.Converter,
+    text: str,
+    where: Location,
+    files: obsidian.FileIndex | None = None,
+    problems: Problems | None = None,
+) -> str:
+    context = obsidian.Context(where.path, where.line, problems, files) if problems is not None else None
     try:
-        return converter.html(text)
+        return converter.html(text, context)
     except markup.TooDeep as error:
         levels = f"{error.depth} levels" if error.depth else "too deeply for Markdown to read"
         line = where.line + _deepest_line(text)

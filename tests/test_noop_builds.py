@@ -41,9 +41,9 @@ def conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     html = markup.Converter.html
 
-    def counting(self: markup.Converter, text: str) -> str:
+    def counting(self: markup.Converter, text: str, context: object = None) -> str:
         seen.append(text)
-        return html(self, text)
+        return html(self, text, context)  # type: ignore[arg-type]
 
     monkeypatch.setattr(markup.Converter, "html", counting)
     return seen
