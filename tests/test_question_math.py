@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,8 @@ def test_a_question_with_math_is_drawn_in_every_output(math_question_deck: Path,
         assert '<svg class="math"' in shown and "$" not in shown and "squash its input?" in shown, shown[:300]
 
     # The cheat sheet: the formula is drawn (its TeX is the invisible text over the drawing), no dollar is printed.
+    if shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils absent: the cheat sheet is not read back (.ci/run installs it)")
     text = subprocess.run(
         ["pdftotext", "-layout", str(outputs["pdf"]), "-"], capture_output=True, text=True, check=True
     ).stdout
