@@ -144,6 +144,23 @@ def test_parts_joined_are_the_whole_booklet_page_for_page(first_build: FirstBuil
     assert_page_for_page(first_build.booklet, first_build.content, tmp_path / "whole.pdf")
 
 
+def test_a_part_cut_short_in_the_cache_is_laid_out_again(
+    first_build: FirstBuild, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cached part is trusted without being opened when it ends as a whole PDF does; one cut short (a build killed
+    mid-write where renaming is not atomic) is laid out again, and the booklet is the first build's bytes."""
+    content, cache = first_build.copy(tmp_path)
+    parts = sorted((cache / "pdf").glob("*+full-*.pdf"), key=lambda part: part.stat().st_size)
+    damaged = parts[-1]  # the largest: a part of questions, not the contents or the page numbers
+    kept = damaged.read_bytes()
+    damaged.unlink()  # a hard link shared with the first build: replaced, not written into
+    damaged.write_bytes(kept[: len(kept) // 2])
+    laid_out = _parts_laid_out(monkeypatch)
+    assert _digest(_booklet(content, tmp_path / "again", cache)) == first_build.digest
+    assert len(laid_out) == 1, laid_out
+    assert damaged.read_bytes() == kept
+
+
 def _edit(content: Path, number: int, change: Any) -> None:
     path = note_file(content, number)
     path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")

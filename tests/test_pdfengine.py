@@ -298,3 +298,12 @@ def test_a_broken_data_uri_fails_as_weasyprints_own_fetcher_fails() -> None:
         URLFetcher.fetch(fetcher, "data:image/png;base64,abc")
     with pytest.raises(ValueError):
         fetcher.fetch("data:image/png;base64,abc")
+
+
+def test_a_pdf_cut_short_does_not_end_whole(tmp_path: Path) -> None:
+    whole = tmp_path / "whole.pdf"
+    pdfengine.write("<p>one page</p>", tmp_path, [tmp_path], whole)
+    assert pdfjoin.ends_whole(whole) and pdfjoin.pages_in(whole) == 1
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(whole.read_bytes()[:-10])
+    assert not pdfjoin.ends_whole(cut) and not pdfjoin.ends_whole(tmp_path / "missing.pdf")

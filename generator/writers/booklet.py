@@ -359,7 +359,8 @@ class _Parts:
 
         path = self.path(notes)
         layout = self.layouts.get(path.name) or self.memory.layouts.get(path.name)
-        if layout is None or (path not in self._unsaved and pdfjoin.pages_in(path) != layout.pages):
+        # The file is named by the hash of its HTML, and a build recorded its page count: whole, it has those pages.
+        if layout is None or (path not in self._unsaved and not pdfjoin.ends_whole(path)):
             return None
         self.layouts[path.name] = layout
         return layout

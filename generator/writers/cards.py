@@ -378,7 +378,7 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
             part = replace(deck, notes=group)
             numbering: dict[str, Any] = {"first_sheet": number, "sheets": len(groups), "dated": False}
             path = cache.path_for(html_of(part, context, **numbering), rendercache.loads_of(deck, group, context))
-            if pdfjoin.pages_in(path) is None:
+            if not pdfjoin.ends_whole(path):  # named by its HTML's hash: a whole file is that sheet
                 # Keyed only for a sheet laid out: a kept sheet's cards need no key (and no images read again).
                 keys = {note.number: cache.path_for(_card_alone(deck, note, context), "").stem for note in group}
                 known = {n: fit for n, key in keys.items() if (fit := remembered.get(key)) is not None}
