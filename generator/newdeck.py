@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from generator import language, messages
 from generator.errors import StudykitError
 from generator.reader import DECK_FILE, SLUG
 from generator.scaffold import slug_of
@@ -71,7 +72,7 @@ def init(folder: Path, settings: Settings) -> list[Path]:
         written = [_write_deck(content, settings)]
         if not any(content.glob("*.md")):
             example = content / EXAMPLE_NOTE
-            example.write_text(_EXAMPLE.replace("ID", secrets.token_hex(6)), encoding="utf-8")
+            example.write_text(_example(settings.language).replace("ID", secrets.token_hex(6)), encoding="utf-8")
             written.append(example)
         written.append(_ignore_build(folder))
     except OSError as error:
@@ -138,3 +139,76 @@ overflows, however large the scores are.
 
 This note is an example written by `studykit init`: edit it, or delete it once the deck has notes of its own.
 """
+
+# The same example for a deck in Chinese, in its own words and with its section titles (notefile.SECTION_TITLES).
+_EXAMPLE_SIMPLIFIED = r"""---
+id: ID
+number: 1
+question: softmax 函数计算的是什么？为什么要先减去最大值？
+tags: [示例]
+---
+
+## 要点
+
+- softmax 把一组分数 $z_1, \dots, z_K$ 变成一组概率：每个都为正，总和为 1。
+- $\sigma(z)_i = e^{z_i} / \sum_j e^{z_j}$：分数越大，分到的概率越大。
+- 每个分数都减去 $\max_j z_j$ 不改变结果，却能防止 $e^{z}$ 溢出。
+
+## 完整解答
+
+对 $K$ 个分数（logits）组成的向量，softmax 定义为
+
+$$
+\sigma(z)_i = \frac{e^{z_i}}{\sum_{j=1}^{K} e^{z_j}}, \qquad i = 1, \dots, K.
+$$
+
+每个输出都为正，加起来等于 1，所以可以当作各个类别的概率来读。
+
+### 为什么要减去最大值
+
+给所有分数加上同一个常数 $c$ 不改变结果，因为 $e^{c}$ 在分子和分母中约掉了：
+$\sigma(z + c)_i = \sigma(z)_i$。取 $c = -\max_j z_j$，最大的指数就是 $e^0 = 1$，
+无论分数多大都不会溢出。
+
+这条笔记是 `studykit init` 写的示例：可以修改它，也可以在牌组有了自己的笔记后删掉它。
+"""
+
+_EXAMPLE_TRADITIONAL = r"""---
+id: ID
+number: 1
+question: softmax 函數計算的是什麼？為什麼要先減去最大值？
+tags: [範例]
+---
+
+## 要點
+
+- softmax 把一組分數 $z_1, \dots, z_K$ 變成一組機率：每個都為正，總和為 1。
+- $\sigma(z)_i = e^{z_i} / \sum_j e^{z_j}$：分數越大，分到的機率越大。
+- 每個分數都減去 $\max_j z_j$ 不改變結果，卻能防止 $e^{z}$ 溢位。
+
+## 完整解答
+
+對 $K$ 個分數（logits）組成的向量，softmax 定義為
+
+$$
+\sigma(z)_i = \frac{e^{z_i}}{\sum_{j=1}^{K} e^{z_j}}, \qquad i = 1, \dots, K.
+$$
+
+每個輸出都為正，加起來等於 1，所以可以當作各個類別的機率來讀。
+
+### 為什麼要減去最大值
+
+給所有分數加上同一個常數 $c$ 不改變結果，因為 $e^{c}$ 在分子和分母中約掉了：
+$\sigma(z + c)_i = \sigma(z)_i$。取 $c = -\max_j z_j$，最大的指數就是 $e^0 = 1$，
+無論分數多大都不會溢位。
+
+這條筆記是 `studykit init` 寫的範例：可以修改它，也可以在牌組有了自己的筆記後刪掉它。
+"""
+
+
+def _example(language_tag: str) -> str:
+    """The example note in the deck's language where studykit has one (Chinese), else in English."""
+    if language.problem(language_tag):
+        return _EXAMPLE  # `check` reports the tag; the example stays readable
+    words = messages.for_language(language.canonical(language_tag))
+    return {"zh-Hans": _EXAMPLE_SIMPLIFIED, "zh-Hant": _EXAMPLE_TRADITIONAL}.get(words.language, _EXAMPLE)

@@ -157,3 +157,18 @@ def test_new_in_a_chinese_deck_writes_a_chinese_note_that_checks(tmp_path: Path)
     assert "## 要点\n" in text and "## 完整解答\n" in text and "Key points" not in text
     check = invoke("check", "--content", content, "-j", "1")
     assert check.exit_code == 0, check.output
+
+
+@pytest.mark.parametrize(
+    ("tag", "key_points"), [("zh-Hans", "## 要点\n"), ("zh-Hant", "## 要點\n"), ("zh-TW", "## 要點\n")]
+)
+def test_init_in_chinese_writes_a_chinese_example_that_checks(tmp_path: Path, tag: str, key_points: str) -> None:
+    result = invoke("init", tmp_path / "deck", "--language", tag, "--title", "面试题")
+    assert result.exit_code == 0, result.output
+    content = tmp_path / "deck" / "content"
+    [example] = content.glob("*.md")
+    text = example.read_text(encoding="utf-8")
+    assert key_points in text and "## 完整解答\n" in text and "Key points" not in text
+    check = invoke("check", "--content", content, "-j", "1")
+    assert check.exit_code == 0, check.output
+    assert "0 warnings" in check.output
