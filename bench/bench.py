@@ -2,7 +2,7 @@
 
 For each size this script writes a synthetic content folder into a temporary directory (every note
 has inline and display math, a code block, a table and a figure: a small SVG in the bank's figures/
-folder; deck.yaml is copied from the English deck, content/dl-interview-51-65/deck.yaml), then
+folder; deck.yaml is the English deck's, content/dl-interview-51-65/deck.yaml, with a slug and id of its own), then
 runs, each in a fresh Python subprocess so that memory and in-process caches are honest:
 
   1. a cold build: empty output folder, STUDYKIT_CACHE_DIR a fresh empty folder for this size;
@@ -42,6 +42,7 @@ import inspect
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import subprocess
@@ -54,6 +55,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 # content/ holds one folder per deck; the synthetic banks take the English deck's identity and credit.
 DECK_YAML = ROOT / "content" / "dl-interview-51-65" / "deck.yaml"
+# A synthetic bank's deck id: this plus its size (Anki's range, 2^30 to 2^62, far from the shipped decks' ids).
+BANK_ID_BASE = 3_000_000_000_000
 # 5,000 takes far longer than the ~15 minutes `make bench` may take on a 2-core machine; ask for it.
 DEFAULT_SIZES = (100, 1000)
 ISSUE_OUTPUTS = ("apkg", "pdf", "html")
@@ -169,7 +172,13 @@ def figure_svg(n: int) -> str:
 def write_bank(folder: Path, size: int) -> Path:
     content = folder / "content"
     (content / "figures").mkdir(parents=True)
-    shutil.copyfile(DECK_YAML, content / "deck.yaml")
+    # The English deck's credit and language, but a slug and id of the bank's own: the PDF cache names its files by
+    # slug and the note store by id, so a bank built into the user's cache would otherwise make builds of the
+    # shipped deck forget its cached parts (and `make test` lay them out again).
+    deck = DECK_YAML.read_text(encoding="utf-8")
+    deck = re.sub(r"(?m)^slug: .*$", f"slug: bench-bank-{size}", deck, count=1)
+    deck = re.sub(r"(?m)^id: .*$", f"id: {BANK_ID_BASE + size}", deck, count=1)
+    (content / "deck.yaml").write_text(deck, encoding="utf-8")
     rng = random.Random(size)
     for n in range(1, size + 1):
         (content / f"{n:05d}-property.md").write_text(note_text(n, rng), encoding="utf-8")
