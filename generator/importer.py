@@ -15,12 +15,9 @@ import contextlib
 import hashlib
 import html
 import json
-import os
 import re
 import secrets
-import shutil
 import sqlite3
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +29,7 @@ import yaml
 from bs4 import BeautifulSoup
 from markdownify import markdownify
 
-from generator import ankitypes, cloze
+from generator import ankitypes, cloze, staging
 from generator.errors import StudykitError
 from generator.notefile import TAG
 from generator.reader import DECK_FILE
@@ -103,11 +100,7 @@ class ImportResult:
 
 def import_package(package: Path, into: Path) -> ImportResult:
     """Convert `package` into a new content folder `into` (which must not exist or be empty)."""
-    if into.exists() and (not into.is_dir() or any(into.iterdir())):
-        raise TargetNotEmptyError(
-            f"{into}: already holds files; studykit import writes only into a new or empty folder\n"
-            "    hint: choose another folder with --into"
-        )
+    staging.refuse_unless_empty(into, TargetNotEmptyError)
     collection, media = _open(package)
     with contextlib.closing(collection), media.archive:
         source = _Source.read(package, collection)
@@ -116,23 +109,7 @@ def import_package(package: Path, into: Path) -> ImportResult:
 
 def _write_folder(package: Path, source: _Source, media: _Media, into: Path) -> ImportResult:
     """Everything is written to a staging folder first, so a failed import leaves no half-written folder."""
-    scratch = Path(tempfile.mkdtemp(prefix=".studykit-import-", dir=into.parent if into.parent.exists() else None))
-    staging = scratch / "content"  # made by mkdir, so it has the usual permissions, not mkdtemp's owner-only ones
-    try:
-        staging.mkdir()
-        result = _write(package, source, media, staging)
-        if into.exists():
-            for entry in staging.iterdir():
-                os.replace(entry, into / entry.name)
-        else:
-            into.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(staging), into)
-    except OSError as error:
-        raise PackageImportError(
-            f"{error.filename or into}: cannot write the imported notes: {error.strerror}"
-        ) from error
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    result = staging.write_whole(into, lambda folder: _write(package, source, media, folder), PackageImportError)
     result.content_dir = into
     return result
 

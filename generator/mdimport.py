@@ -17,11 +17,9 @@ into place (as `studykit import DECK.apkg` does), so a failed import leaves noth
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
 import shutil
-import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
+from generator import staging
 from generator.errors import Location, Problem, StudykitError
 from generator.reader import DECK_FILE
 from generator.resources import IMAGE_SUFFIXES
@@ -110,29 +109,9 @@ class _Source:
 def import_markdown(options: Options) -> Result:
     """Read every Markdown file of `options.source`, split it into notes, write them into `options.into`."""
     into = options.into
-    if into.exists() and (not into.is_dir() or any(into.iterdir())):
-        raise MarkdownImportError(
-            f"{into}: already holds files; studykit import writes only into a new or empty folder\n"
-            "    hint: choose another folder with --into"
-        )
+    staging.refuse_unless_empty(into, MarkdownImportError)
     sources = [_read(path) for path in _files(options.source)]
-    scratch = Path(tempfile.mkdtemp(prefix=".studykit-import-", dir=into.parent if into.parent.exists() else None))
-    staging = scratch / "content"  # made by mkdir, so it has the usual permissions, not mkdtemp's owner-only ones
-    try:
-        staging.mkdir()
-        result = _write(options, sources, staging)
-        if into.exists():
-            for entry in staging.iterdir():
-                os.replace(entry, into / entry.name)
-        else:
-            into.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(staging), into)
-    except OSError as error:
-        raise MarkdownImportError(
-            f"{error.filename or into}: cannot write the imported notes: {error.strerror}"
-        ) from error
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    result = staging.write_whole(into, lambda folder: _write(options, sources, folder), MarkdownImportError)
     result.content_dir = into
     return result
 
