@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from generator import fonts
+from generator import fonts, language
 
 
 @dataclass(frozen=True)
@@ -183,6 +183,14 @@ def for_language(language: str) -> Messages:
     if region in ("zh-Hant", "zh-HK"):
         return TRADITIONAL_CHINESE
     return ENGLISH
+
+
+def for_tag(tag: object) -> Messages:
+    """The words for a `language` as deck.yaml writes it: English when it is not a tag studykit reads (the reader
+    reports that; `init`, `new` and a default footer go on in English)."""
+    if not isinstance(tag, str) or language.problem(tag):
+        return ENGLISH
+    return for_language(language.canonical(tag))
 
 
 def print_css_rules(name: str, text: Messages) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from generator import language, messages
+from generator import messages
 from generator.errors import StudykitError
 from generator.reader import DECK_FILE, SLUG
 from generator.scaffold import slug_of
@@ -208,7 +208,5 @@ $\sigma(z + c)_i = \sigma(z)_i$。取 $c = -\max_j z_j$，最大的指數就是 
 
 def _example(language_tag: str) -> str:
     """The example note in the deck's language where studykit has one (Chinese), else in English."""
-    if language.problem(language_tag):
-        return _EXAMPLE  # `check` reports the tag; the example stays readable
-    words = messages.for_language(language.canonical(language_tag))
+    words = messages.for_tag(language_tag)  # a tag `check` will report: English, readable
     return {"zh-Hans": _EXAMPLE_SIMPLIFIED, "zh-Hant": _EXAMPLE_TRADITIONAL}.get(words.language, _EXAMPLE)

@@ -353,8 +353,7 @@ def _read_deck_file(content_dir: Path, problems: Problems) -> dict[str, Any] | N
     if isinstance(data.get("language"), str) and (wrong := language.problem(data["language"])):
         problems.error(Location(path, lines.get("language", 1)), *wrong)
         ok = False
-    # The default footer in the deck's words (`ok` so far: its language is a tag studykit reads).
-    words = messages.for_language(language.canonical(data["language"])) if ok else messages.ENGLISH
+    words = messages.for_tag(data.get("language"))  # the default footer in the deck's words
     footer = data.get("footer", f"{data.get('author')} · {data.get('license')} · {words.full_credit}")
     if not isinstance(footer, str):
         problems.error(Location(path, lines.get("footer", 1)), "deck field `footer` must be text")

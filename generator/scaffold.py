@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from generator import language, messages
+from generator import messages
 from generator.errors import StudykitError
 
 _NUMBER = re.compile(r"^number:\s*(\d+)\s*$", re.MULTILINE)
@@ -76,12 +76,9 @@ def _words(content_dir: Path) -> messages.Messages:
     """The words of the deck's language (deck.yaml `language`); English when the file does not say (the build
     reports a deck file it cannot read, not `new`)."""
     try:
-        tag = yaml.safe_load((content_dir / "deck.yaml").read_text(encoding="utf-8")).get("language")
+        return messages.for_tag(yaml.safe_load((content_dir / "deck.yaml").read_text(encoding="utf-8")).get("language"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
         return messages.ENGLISH
-    if not isinstance(tag, str) or language.problem(tag):
-        return messages.ENGLISH
-    return messages.for_language(language.canonical(tag))
 
 
 def create(content_dir: Path, question: str, tags: tuple[str, ...] = ()) -> Path:
