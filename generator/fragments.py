@@ -20,6 +20,7 @@ from pygments.formatters import HtmlFormatter
 
 from generator import cloze, mathrender
 from generator.markup import DISPLAY_MATH, INLINE_MATH, MathMatch, replace_math
+from generator.model import Note
 
 _IMG_TAG = re.compile(r"<img\b", re.IGNORECASE)
 _IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]+)(")', re.IGNORECASE)
@@ -47,13 +48,18 @@ def tex_math(fragment: str, cloze_safe: bool = False) -> str:
     return replace_math(fragment, delimit)
 
 
-def shown_question(question: str, question_html: str, convert: Callable[[str], str]) -> str:
-    """A question as a template shows it: its text, which the template escapes, or, when it holds math, its HTML with
-    each formula made what the output needs by `convert`, marked safe. (A question without math is the text it always
-    was, so that its outputs keep their bytes.)"""
-    if '<span class="arithmatex">' not in question_html:
-        return question
-    return Markup(convert(question_html))
+def shown_question(note: Note, convert: Callable[[str], str]) -> str:
+    """A note's question as a template shows it: its text, which the template escapes, or, when it holds math, its
+    HTML with each formula made what the output needs by `convert`, marked safe. (A question without math is the text
+    it always was, so that its outputs keep their bytes.)"""
+    if '<span class="arithmatex">' not in note.question_html:
+        return note.question
+    return Markup(convert(note.question_html))
+
+
+def print_question(note: Note) -> str:
+    """A note's question as the PDFs show it: its math drawn as `svg_math` draws the body's."""
+    return shown_question(note, svg_math)
 
 
 def svg_math(fragment: str, max_display_em: float | None = None) -> str:

@@ -106,16 +106,12 @@ def _for_print(fragment: str, paper: str) -> str:
     return _long_code(fragments.svg_math(_figures(fragment), max_display_em=MAX_FORMULA_EM), paper)
 
 
-def _print_question(note: Note) -> str:
-    return fragments.shown_question(note.question, note.question_html, fragments.svg_math)
-
-
 def _print_notes(notes: Sequence[Note], paper: str, first: Note | None) -> list[dict[str, Any]]:
     return [
         {
             "later": first is not None and note.id != first.id,
             "number": note.number,
-            "question": _print_question(note),
+            "question": fragments.print_question(note),
             "language": note.language,
             "tags": note.tags,
             "key_points": _for_print(note.key_points_html, paper),
@@ -155,7 +151,7 @@ def html_of(deck: Deck, context: BuildContext, dated: bool = True) -> str:
 
     Without `dated`, no dates.
     """
-    contents = [{"number": note.number, "question": _print_question(note)} for note in deck.notes]
+    contents = [{"number": note.number, "question": fragments.print_question(note)} for note in deck.notes]
     return _booklet_html(deck, context, front=True, contents=contents, notes=deck.notes, numbered=True, dated=dated)
 
 
@@ -167,7 +163,8 @@ def part_html(deck: Deck, notes: Sequence[Note], context: BuildContext) -> str:
 def front_html(deck: Deck, pages: dict[int, int], context: BuildContext) -> str:
     """The title page and the contents, each question's page number (by question number) written in."""
     contents = [
-        {"number": note.number, "question": _print_question(note), "page": pages[note.number]} for note in deck.notes
+        {"number": note.number, "question": fragments.print_question(note), "page": pages[note.number]}
+        for note in deck.notes
     ]
     return _booklet_html(deck, context, front=True, contents=contents, notes=(), numbered=False, dated=False)
 

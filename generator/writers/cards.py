@@ -236,7 +236,7 @@ def html_of(
             fronts.append(
                 {
                     "number": note.number,
-                    "question": fragments.shown_question(note.question, note.question_html, fragments.svg_math),
+                    "question": fragments.print_question(note),
                     "tags": note.tags,
                     "left": front_x,
                     "top": front_y,

@@ -293,11 +293,7 @@ class _PageNote:
 
     @property
     def question(self) -> str:
-        return fragments.shown_question(
-            self.note.question,
-            self.note.question_html,
-            lambda source: self.glyphs.fragment(source, self.note, self.kept),
-        )
+        return fragments.shown_question(self.note, lambda source: self.glyphs.fragment(source, self.note, self.kept))
 
     @property
     def key_points(self) -> str:

@@ -46,7 +46,7 @@ def _sheet_html(
     entries = [
         {
             "number": note.number,
-            "question": fragments.shown_question(note.question, note.question_html, fragments.svg_math),
+            "question": fragments.print_question(note),
             "language": note.language,
             "key_points": fragments.svg_math(note.key_points_html),
             "formulas": [fragments.display_formula(formula.tex, KEY_FORMULA_MAX_EM) for formula in note.key_formulas],
