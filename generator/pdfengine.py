@@ -9,9 +9,12 @@ build without PDFs never loads WeasyPrint.
 
 from __future__ import annotations
 
+import base64
 import collections
 import contextlib
 import dataclasses
+import email.message
+import email.policy
 import functools
 import hashlib
 import itertools
@@ -77,7 +80,7 @@ def _libraries_found_in_the_linker_cache() -> Iterator[None]:
 with _libraries_found_in_the_linker_cache():
     import weasyprint
     from weasyprint.formatting_structure import boxes as weasy_boxes
-    from weasyprint.urls import FatalURLFetchingError, URLFetcher
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from generator import formuladraw  # noqa: E402 (WeasyPrint first, loaded as above)
 from generator.errors import OutputError  # noqa: E402
@@ -600,12 +603,6 @@ def _data_response(url: str, media_type: str, payload: str) -> Any:
     them into an `EmailMessage`, whose default policy parses each header again: half a millisecond a formula, for
     every formula of every document laid out. The same two headers in a compat32 message read the same.
     """
-    import base64
-    import email.message
-    import email.policy
-
-    from weasyprint.urls import URLFetcherResponse
-
     body = base64.decodebytes(payload.encode("ascii"))
     headers = email.message.EmailMessage(policy=email.policy.compat32)
     headers["Content-type"] = media_type

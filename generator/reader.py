@@ -427,8 +427,9 @@ def _read_note(
             problems.error(_find_dollar(path, text, stray.after, line), message, hint)
     answer_formulas = formulas[len(list(markup.iter_math(key_points_html))) :]
     question_html = markup.question_html(parsed.question)
-    question_line = Location(path, parsed.key_lines.get("question", 1))
-    formulas += tuple(Formula(found.tex, False, question_line) for found in markup.iter_math(question_html))
+    formulas += tuple(
+        Formula(found.tex, False, parsed.location_of("question")) for found in markup.iter_math(question_html)
+    )
     return Note(
         id=parsed.id,
         number=parsed.number,
