@@ -224,8 +224,20 @@ def _memoize_formulas() -> None:
         svg_tag(svg, svg.tree, font_size)
         return list(scratch.stream)
 
-    def replayed(image: Any, stream: Any, width: float, height: float, style: Any) -> None:
+    def keep(url: str, entry: tuple[list[Any], list[Any], dict[str, dict[str, Any]]], *, on_disk: bool) -> None:
+        """The formula's drawing kept for replay in this process (within the bound), and on disk unless it came from
+        there."""
         nonlocal recorded_bytes
+        if recorded_bytes > _MAX_RECORDED_FORMULA_BYTES:
+            recorded.clear()
+            recorded_bytes = 0
+        recorded[url] = entry
+        replayable[url] = True
+        recorded_bytes += _recorded_size(entry[1])
+        if not on_disk:
+            _KEPT_DRAWINGS.save(url, entry)
+
+    def replayed(image: Any, stream: Any, width: float, height: float, style: Any) -> None:
         assert draw is not None
         url = getattr(image, "_base_url", None)
         svg = getattr(image, "_svg", None)
@@ -235,20 +247,12 @@ def _memoize_formulas() -> None:
         # The disk only for a formula not known to draw other than plainly (one with text is looked up there once).
         hit = recorded.get(url)
         if hit is None and replayable.get(url) is not False and (hit := _KEPT_DRAWINGS.load(url)) is not None:
-            recorded[url] = hit
-            replayable[url] = True
-            recorded_bytes += _recorded_size(hit[1])
+            keep(url, hit, on_disk=True)
         # Not drawn yet: worked out from the SVG's XML without walking it, when it holds only what the converter
         # knows exactly (its own checks make `_plain_svg`'s needless), else walked below if it is plain.
         fresh = hit is None and replayable.get(url) is not False and url.startswith("data:")
         if fresh and (hit := _converted(svg)) is not None:
-            replayable[url] = True
-            if recorded_bytes > _MAX_RECORDED_FORMULA_BYTES:
-                recorded.clear()
-                recorded_bytes = 0
-            recorded[url] = hit
-            recorded_bytes += _recorded_size(hit[1])
-            _KEPT_DRAWINGS.save(url, hit)
+            keep(url, hit, on_disk=False)
         if hit is None and not replayable.setdefault(url, url.startswith("data:") and _plain_svg(svg.tree)):
             draw(image, stream, width, height, style)
             return
@@ -288,14 +292,8 @@ def _memoize_formulas() -> None:
         if at is None or not root:
             replayable[url] = False
             return
-        if recorded_bytes > _MAX_RECORDED_FORMULA_BYTES:
-            recorded.clear()
-            recorded_bytes = 0
-        after = _joined(operators[at + len(root) :])
-        recorded_bytes += _recorded_size(after)
         states = {name: dict(extended[name]) for name in added}
-        recorded[url] = (operators[:at], after, states)
-        _KEPT_DRAWINGS.save(url, recorded[url])
+        keep(url, (operators[:at], _joined(operators[at + len(root) :]), states), on_disk=False)
 
     # The drawing it stands for, as `__wrapped__` (the tests compare the two).
     svg_class.draw = functools.wraps(draw)(replayed)
