@@ -302,9 +302,9 @@ def _note_files(content_dir: Path, problems: Problems, listed: list[stamps.Entry
         path = entry.path
         if path.suffix.lower() not in NOTE_SUFFIXES or path.stem.lower() == "readme" or not entry.is_file():
             continue
-        relative = Path(*entry.relative)
-        if any(part.startswith(".") or part in _NOT_NOTES for part in relative.parts[:-1]):
+        if _not_in_deck(entry.relative):
             continue
+        relative = Path(*entry.relative)
         if len(relative.parts) == 1:
             notes.append(path)
         elif (path.parent / DECK_FILE).is_file():
