@@ -347,17 +347,27 @@ def render_fitted(
         laid_out = pdfengine.layout(html_of(cards, context, fits, **numbering), deck.content_dir, roots, target)
         return laid_out, pdfengine.overflowing(laid_out)
 
+    def stepped_until_fitting(cards: Deck, over: set[str]) -> None:
+        """Step the overflowing cards down, laying out only those again, until none of them overflows."""
+        while over:
+            before = dict(fits)
+            if problems := _refit(fits, cards, over):
+                raise BuildFailed(problems)
+            if fits == before:  # an area no step can shrink: never loop, never let it overflow
+                raise OutputError(f"{target.name}: card areas overflow and cannot shrink: {', '.join(sorted(over))}")
+            stepped = {int(name.split("-", 1)[1]) for name in over}
+            _, over = laid_out_overflowing(replace(cards, notes=tuple(n for n in cards.notes if n.number in stepped)))
+
+    # After an edit, the sheet's other cards start at the fit they took: the new or edited cards are fitted first,
+    # on their own (a card or two, not eight), so that the whole sheet is laid out once, not once more per step.
+    unknown = tuple(note for note in deck.notes if note.number not in fits)
+    if known and unknown:
+        alone = replace(deck, notes=unknown)
+        stepped_until_fitting(alone, laid_out_overflowing(alone)[1])
     laid_out, over = laid_out_overflowing(deck)
     while over:
-        before = dict(fits)
-        if problems := _refit(fits, deck, over):
-            raise BuildFailed(problems)
-        if fits == before:  # an area no step can shrink: never loop, never let it overflow
-            raise OutputError(f"{target.name}: card areas overflow and cannot shrink: {', '.join(sorted(over))}")
-        stepped = {int(name.split("-", 1)[1]) for name in over}
-        _, over = laid_out_overflowing(replace(deck, notes=tuple(n for n in deck.notes if n.number in stepped)))
-        if not over:
-            laid_out, over = laid_out_overflowing(deck)  # the whole sheet with every fit; it should fit as a whole
+        stepped_until_fitting(deck, over)
+        laid_out, over = laid_out_overflowing(deck)  # the whole sheet with every fit; it should fit as a whole
     return laid_out, fits
 
 
