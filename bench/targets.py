@@ -260,6 +260,16 @@ class Row:
         return f"[{self.number}] {self.what}: {self.figure} (limit {self.limit})  {self.verdict}"
 
 
+def machine_speed() -> str:
+    """CPU seconds of a fixed pure-Python loop: the shared VM's speed swings between runs and within one, and a
+    figure above is only comparable with another taken at a similar speed."""
+    began = time.process_time()
+    total = 0
+    for i in range(10_000_000):
+        total += i * i
+    return f"{time.process_time() - began:.2f} s CPU for a fixed loop"
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -384,6 +394,7 @@ def main() -> None:
         "of the build and its workers (wait4); peak = the process tree's resident memory, sampled every 20 ms.\n"
         "PASS/FAIL on CPU time (the machine is shared); the wall clock is printed beside it."
     )
+    print(f"Machine speed before: {machine_speed()}; this VM's time for it varies by 30 % or more")
     report = Report()
     peaks: dict[int, float] = {}
     runs: list[Run] = []
@@ -454,7 +465,8 @@ def main() -> None:
     for row in rows:
         print(f"{row.number:4} {row.what:{what}}  {row.figure:{figure}}  {row.limit:{limit}}  {row.verdict}")
     failed = sum(row.verdict == "FAIL" for row in rows)
-    print(f"\ntargets.py took {time.perf_counter() - began:,.0f} s; {failed} target(s) FAIL.")
+    print(f"\nMachine speed after: {machine_speed()}")
+    print(f"targets.py took {time.perf_counter() - began:,.0f} s; {failed} target(s) FAIL.")
 
 
 if __name__ == "__main__":
