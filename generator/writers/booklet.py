@@ -102,11 +102,12 @@ def _long_code(fragment: str, paper: str) -> str:
     return _CODE_BLOCK.sub(mark, fragment)
 
 
-def _for_print(fragment: str, paper: str) -> str:
-    return _long_code(fragments.svg_math(_figures(fragment), max_display_em=MAX_FORMULA_EM), paper)
+def _for_print(fragment: str, paper: str, stylesheet: str) -> str:
+    printed = fragments.svg_math(_figures(fragment), max_display_em=MAX_FORMULA_EM)
+    return fragments.print_code(_long_code(printed, paper), stylesheet)
 
 
-def _print_notes(notes: Sequence[Note], paper: str, first: Note | None) -> list[dict[str, Any]]:
+def _print_notes(notes: Sequence[Note], paper: str, first: Note | None, stylesheet: str) -> list[dict[str, Any]]:
     return [
         {
             "later": first is not None and note.id != first.id,
@@ -114,8 +115,8 @@ def _print_notes(notes: Sequence[Note], paper: str, first: Note | None) -> list[
             "question": fragments.print_question(note),
             "language": note.language,
             "tags": note.tags,
-            "key_points": _for_print(note.key_points_html, paper),
-            "answer": _for_print(note.answer_html, paper),
+            "key_points": _for_print(note.key_points_html, paper, stylesheet),
+            "answer": _for_print(note.answer_html, paper, stylesheet),
         }
         for note in notes
     ]
@@ -132,13 +133,16 @@ def _booklet_html(
     dated: bool,
 ) -> str:
     # Pygments' rules first, so that the booklet's own `pre` rules win.
-    css = fragments.code_css([_NO_DARK_SCOPE]) + "\n" + context.print_css("booklet.css")
+    light, booklet_css = fragments.light_code_css(), context.print_css("booklet.css")
+    css = fragments.code_css([_NO_DARK_SCOPE]) + "\n" + booklet_css
+    # The rules that apply: the dark ones are scoped to a class the booklet never uses.
+    applied = light + "\n" + booklet_css
     return context.render(
         "booklet.html.j2",
         deck=deck,
         front=front,
         contents=contents,
-        notes=_print_notes(notes, context.paper, deck.notes[0] if deck.notes else None),
+        notes=_print_notes(notes, context.paper, deck.notes[0] if deck.notes else None, applied),
         numbered=numbered,
         css=css,
         page_size=PAPERS[context.paper],
