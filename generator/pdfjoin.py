@@ -451,9 +451,12 @@ class _Joiner:
         inherited = inherited | {key: node[key] for key in _INHERITED if key in node}
         pages = []
         for kid in node.Kids:
-            if kid.get("/Type") == "/Pages":
+            if "/Kids" in kid:
                 pages.extend(self._page_list(kid, source, inherited, seen))
+            elif kid.objgen in seen or not kid.is_indirect:
+                raise JoinError("a page twice in the page tree, or not an object of its own")
             else:
+                seen.add(kid.objgen)
                 pages.append((kid, {key: value for key, value in inherited.items() if key not in kid}))
         return pages
 
@@ -527,7 +530,7 @@ class _Joiner:
     def _keep_first(self, part: pikepdf.Pdf, source: _Source) -> None:
         """The first part's catalog entries other than those made here, and its metadata (or the build's)."""
         root = part.Root
-        made = ["/Type", "/Pages", "/StructTreeRoot", "/Outlines", "/Names", "/Version"]
+        made = ["/Type", "/Pages", "/StructTreeRoot", "/Outlines", "/Names"]
         if self._metadata is not None:
             made.append("/Metadata")
         self._catalog_extra = self._extra(root, source, tuple(made))
