@@ -290,22 +290,24 @@ class _Source:
 
     def drain(self) -> None:
         """Write every object referred to so far (and what it refers to) that is not written yet."""
-        pending = self._pending
+        # Once for each of the output's objects: names looked up once.
+        pending, numbers, get_object, renumber = self._pending, self.numbers, self.pdf.get_object, self.renumber
+        write_object, write_stream, stream = self._writer.object, self._writer.stream, pikepdf.Stream
         while pending:
             objgen = pending.popleft()
-            number = self.numbers[objgen]
-            found = self.pdf.get_object(objgen)
+            number = numbers[objgen]
+            found = get_object(objgen)
             if found is None:  # a reference to no object is to null (PDF 32000-1, 7.3.10)
-                self._writer.object(number, b"null")
-            elif isinstance(found, pikepdf.Stream):
+                write_object(number, b"null")
+            elif isinstance(found, stream):
                 raw = found.read_raw_bytes()
                 dictionary = found.stream_dict
                 if dictionary.get("/Length") != len(raw):  # written indirectly, or found wrong by qpdf
                     dictionary = pikepdf.Dictionary({key: value for key, value in dictionary.items()})
                     dictionary.Length = len(raw)
-                self._writer.stream(number, self.renumber(dictionary.unparse(resolved=True)), raw)
+                write_stream(number, renumber(dictionary.unparse(resolved=True)), raw)
             else:
-                self._writer.object(number, self.renumber(found.unparse(resolved=True)))
+                write_object(number, renumber(found.unparse(resolved=True)))
 
     def _replace_reference(self, match: re.Match[bytes]) -> bytes:
         text = match[0]
