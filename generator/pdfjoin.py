@@ -19,6 +19,7 @@ cross-reference table into a compressed stream (PDF 1.5), as qpdf's `object_stre
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import sys
@@ -130,9 +131,10 @@ class _Writer:
         self._digest = hashlib.md5(usedforsecurity=False)
         # One row per object number (0 is the free list's head): its kind (1: at an offset, 2: in an object
         # stream), then its offset or object stream, and its index there. Arrays: ~13 bytes an object.
-        self._kinds = array("B", [0])
-        self._where = array("Q", [0])
-        self._index = array("B", [0])
+        self._kinds = array("B")
+        self._where = array("Q")
+        self._index = array("B")
+        self._count = 1  # numbers allocated; the rows are added in bulk when written (`_room`)
         self._batch: list[tuple[int, bytes]] = []
 
     def header(self, version: str) -> None:
@@ -140,10 +142,8 @@ class _Writer:
         self._write(b"%%PDF-%s\n%%\xbf\xf7\xa2\xfe\n" % version.encode("ascii"))
 
     def allocate(self) -> int:
-        self._kinds.append(0)
-        self._where.append(0)
-        self._index.append(0)
-        return len(self._kinds) - 1
+        self._count += 1
+        return self._count - 1
 
     def object(self, number: int, text: bytes) -> None:
         self._batch.append((number, text))
@@ -151,6 +151,7 @@ class _Writer:
             self._flush()
 
     def stream(self, number: int, dictionary: bytes, data: bytes) -> None:
+        self._room()
         self._kinds[number] = 1
         self._where[number] = self._offset
         self._write(b"%d 0 obj\n%s\nstream\n" % (number, dictionary))
@@ -160,6 +161,7 @@ class _Writer:
     def finish(self, root: int, info: int | None) -> None:
         self._flush()
         number = self.allocate()
+        self._room()
         self._kinds[number] = 1
         self._where[number] = self._offset
         size = len(self._kinds)
@@ -209,17 +211,17 @@ class _Writer:
         if not self._batch:
             return
         number = self.allocate()
-        offsets = []
-        body = bytearray()
-        for index, (member, text) in enumerate(self._batch):
-            self._kinds[member] = 2
-            self._where[member] = number
-            self._index[member] = index
-            offsets.append(b"%d %d" % (member, len(body)))
-            body += text
-            body += b"\n"
-        head = b" ".join(offsets) + b"\n"
-        data = zlib.compress(head + body)
+        self._room()
+        kinds, where, indices = self._kinds, self._where, self._index
+        for index, (member, _) in enumerate(self._batch):
+            kinds[member] = 2
+            where[member] = number
+            indices[member] = index
+        texts = [text for _, text in self._batch]
+        starts = itertools.accumulate((len(text) + 1 for text in texts[:-1]), initial=0)  # each after a newline
+        pairs = zip(self._batch, starts, strict=True)
+        head = b" ".join(b"%d %d" % (member, start) for (member, _), start in pairs) + b"\n"
+        data = zlib.compress(head + b"\n".join(texts) + b"\n")
         self.stream(
             number,
             b"<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>"
@@ -227,6 +229,13 @@ class _Writer:
             data,
         )
         self._batch = []
+
+    def _room(self) -> None:
+        """A row for each number allocated."""
+        missing = self._count - len(self._kinds)
+        self._kinds.frombytes(bytes(missing))
+        self._where.frombytes(bytes(8 * missing))
+        self._index.frombytes(bytes(missing))
 
     def _write(self, data: bytes) -> None:
         self._file.write(data)
