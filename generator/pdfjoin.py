@@ -119,7 +119,7 @@ _INHERITED = ("/Resources", "/MediaBox", "/CropBox", "/Rotate")
 _BEFORE = b"q\n"
 _AFTER = b"\nQ\n/Artifact BMC q /StudykitPageNumber Do Q EMC\n"
 _OBJECTS_PER_STREAM = 100  # as qpdf
-_ROWS_AT_ONCE = 1 << 16
+_ROWS_AT_ONCE = 1 << 13  # ~50 kB of rows: the arithmetic on them takes ~10 times that
 
 
 class _Writer:
