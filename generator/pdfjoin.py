@@ -8,12 +8,13 @@ flat /Dests name tree. Each is carried over here with its keys and page referenc
 
 The joined file is written here object by object, not built in memory and saved: a 5,000-note booklet is hundreds
 of parts and ~200 MB, and qpdf's object model of it took ~22 times that. Each part is opened alone (pikepdf reads
-its objects lazily), every object reachable from its pages, structure elements, parent tree, outline and named
-destinations is written with its object number shifted (references renumbered in the text qpdf unparses; stream
-data copied as stored, filters and all), and the part is closed before the next. What refers to the whole (the
-catalog, page tree, structure tree root and /Document element, parent tree, outline, /Dests, metadata) is written
-at the end, from small per-page and per-entry records. Non-stream objects go into object streams and the
-cross-reference table into a compressed stream (PDF 1.5), as qpdf's `object_stream_mode=generate` did.
+its objects lazily); every object reachable from its pages, structure elements, parent tree, outline and named
+destinations is written under the next free number as it is met (references renumbered in the text qpdf unparses
+each object to; stream data copied as stored, filters and all), and the part is closed before the next. What
+refers to the whole (the catalog, page tree, structure tree root and /Document element, parent tree, outline,
+/Dests, metadata) is written at the end, from small records: a number a page, a key a parent-tree entry, a title
+and a destination an outline entry. Non-stream objects go into object streams and the cross-reference table into
+a compressed stream (PDF 1.5), as qpdf's `object_stream_mode=generate` did: the file is ~1 % smaller than qpdf's.
 """
 
 from __future__ import annotations
