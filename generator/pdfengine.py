@@ -212,7 +212,9 @@ def _memoize_formulas() -> None:
     # joined by newlines writes the same bytes, in a thousandth of the memory of a thousand items. (WeasyPrint only
     # compares a stream's last item with `q` or `ET` otherwise, and a drawing ends with `Q`.)
     recorded = _RECORDED_FORMULAS
-    replayable: dict[str, bool] = {}
+    # Whether each formula drawn in this process replays, by `_url_key`: every formula of a big bank passes through
+    # here, and keyed by its data URI (~10 KB) this alone held ~350 MB at 5,000 notes.
+    replayable: dict[tuple[int, int], bool] = {}
     recorded_bytes = 0
 
     def root_transform(svg: Any, stream: Any, width: float, height: float) -> list[Any]:
@@ -232,7 +234,7 @@ def _memoize_formulas() -> None:
             recorded.clear()
             recorded_bytes = 0
         recorded[url] = entry
-        replayable[url] = True
+        replayable[_url_key(url)] = True
         recorded_bytes += _recorded_size(entry[1])
         if not on_disk:
             _KEPT_DRAWINGS.save(url, entry)
@@ -246,14 +248,15 @@ def _memoize_formulas() -> None:
             return
         # The disk only for a formula not known to draw other than plainly (one with text is looked up there once).
         hit = recorded.get(url)
-        if hit is None and replayable.get(url) is not False and (hit := _KEPT_DRAWINGS.load(url)) is not None:
+        key = _url_key(url)
+        if hit is None and replayable.get(key) is not False and (hit := _KEPT_DRAWINGS.load(url)) is not None:
             keep(url, hit, on_disk=True)
         # Not drawn yet: worked out from the SVG's XML without walking it, when it holds only what the converter
         # knows exactly (its own checks make `_plain_svg`'s needless), else walked below if it is plain.
-        fresh = hit is None and replayable.get(url) is not False and url.startswith("data:")
+        fresh = hit is None and replayable.get(key) is not False and url.startswith("data:")
         if fresh and (hit := _converted(svg)) is not None:
             keep(url, hit, on_disk=False)
-        if hit is None and not replayable.setdefault(url, url.startswith("data:") and _plain_svg(svg.tree)):
+        if hit is None and not replayable.setdefault(key, url.startswith("data:") and _plain_svg(svg.tree)):
             draw(image, stream, width, height, style)
             return
         if hit is not None:
@@ -284,19 +287,26 @@ def _memoize_formulas() -> None:
         opacity_only = all(set(extended[name]) <= {"ca", "CA"} for name in added)
         balanced = len(stream._ctm_stack) == depth and list(stream.ctm) == ctm
         if not (unchanged and opacity_only and balanced and _starting_state(stream)):
-            replayable[url] = False
+            replayable[key] = False
             return
         # Where the root's transform lies: right after the root's `q` (a root with a transform of its own is not plain).
         root = root_transform(svg, stream, width, height)
         at = next((index for index in range(3) if operators[index : index + len(root)] == root), None)
         if at is None or not root:
-            replayable[url] = False
+            replayable[key] = False
             return
         states = {name: dict(extended[name]) for name in added}
         keep(url, (operators[:at], _joined(operators[at + len(root) :]), states), on_disk=False)
 
     # The drawing it stands for, as `__wrapped__` (the tests compare the two).
     svg_class.draw = functools.wraps(draw)(replayed)
+
+
+def _url_key(url: str) -> tuple[int, int]:
+    """A formula's data URI as `_memoize_formulas` remembers whether it replays: its hash (computed once per string
+    and kept on it) and length. Two URIs that met here would only mean one is walked as the other was judged: the
+    drawing itself is recorded and looked up by the whole URI."""
+    return hash(url), len(url)
 
 
 def _joined(after: list[Any]) -> list[Any]:
