@@ -127,6 +127,12 @@ def join(
     `keep_forms`: use each part's join form kept beside it, and keep the ones made (for cached parts, whose file
     does not change; the result is the same bytes either way).
     """
+    _join(parts, target, metadata, page_numbers, keep_forms)
+
+
+def _join(
+    parts: list[Path], target: Path, metadata: Metadata | None, page_numbers: Path | None, keep_forms: bool
+) -> None:
     if not parts:
         raise JoinError("no PDF parts to join")
     # Beside the target, then renamed: a join that fails half-way leaves nothing behind.
@@ -147,6 +153,11 @@ def join(
         raise JoinError(f"cannot join {len(parts)} PDF parts: {error}") from error
     finally:
         partial.unlink(missing_ok=True)
+
+
+def join_cached(parts: list[Path], target: Path, metadata: Metadata | None, page_numbers: Path | None = None) -> None:
+    """`join` with `keep_forms`: for parts kept in a cache, each named by what it holds (its file does not change)."""
+    _join(parts, target, metadata, page_numbers, keep_forms=True)
 
 
 # In the text qpdf unparses an object to: a literal string (qpdf escapes every parenthesis in one, so the first

@@ -47,7 +47,7 @@ def join_dated(parts: list[Path], target: Path, deck: Deck, context: BuildContex
     metadata = pdfjoin.Metadata(keywords=deck.keywords, created=context.timestamp)
     try:
         # Each cached part's share of the joined file is kept beside it: a rebuild copies the unchanged parts'.
-        pdfjoin.join(parts, target, metadata, page_numbers=numbers, keep_forms=True)
+        pdfjoin.join_cached(parts, target, metadata, numbers)
     except pdfjoin.JoinError as error:
         raise OutputError(f"{target.name}: {error}") from error
 
