@@ -9,27 +9,55 @@ flat /Dests name tree. Each is carried over here with its keys and page referenc
 The joined file is written here object by object, not built in memory and saved: a 5,000-note booklet is hundreds
 of parts and ~200 MB, and qpdf's object model of it took ~22 times that. Each part is opened alone (pikepdf reads
 its objects lazily); every object reachable from its pages, structure elements, parent tree, outline and named
-destinations is written under the next free number as it is met (references renumbered in the text qpdf unparses
-each object to; stream data copied as stored, filters and all), and the part is closed before the next. What
-refers to the whole (the catalog, page tree, structure tree root and /Document element, parent tree, outline,
-/Dests, metadata) is written at the end, from small records: a number a page, a key a parent-tree entry, a title
-and a destination an outline entry. Non-stream objects go into object streams and the cross-reference table into
-a compressed stream (PDF 1.5), as qpdf's `object_stream_mode=generate` did: the file is ~1 % smaller than qpdf's.
+destinations is written under a number of the part's own range as it is met (references renumbered in the text
+qpdf unparses each object to; stream data copied as stored, filters and all), and the part is closed before the
+next. What refers to the whole (the catalog, page tree, structure tree root and /Document element, parent tree,
+outline, /Dests, metadata, and the pages themselves, which the page numbers change) is written at the end, from
+small records: a page's own entries, a key a parent-tree entry, a title and a destination an outline entry.
+Non-stream objects go into object streams and the cross-reference table into a compressed stream (PDF 1.5), as
+qpdf's `object_stream_mode=generate` did.
+
+A part's share of the file (its *join form*: its objects' bytes, their cross-reference rows, and its records)
+depends on the part and on nothing before it but where its numbers start, so it is kept beside a cached part
+(`keep_forms`) and copied as bytes by the next join, which renumbers only the parts that changed:
+
+- Numbers. The objects every part refers to have fixed numbers (1 the catalog, 2 the page tree, 3 the structure
+  tree root, 4 the /Document element), written at the end. Part i's objects are numbered from base_i = 5 + the
+  sum of `_reserved(span)` of the parts before it, where a part's span is how many numbers it uses, rounded up to
+  a multiple of `_RESERVE`: a part edited without crossing a multiple moves no later part's numbers, and its
+  unused numbers are free rows of the cross-reference stream, which compress to next to nothing (a run of
+  identical rows under the Up predictor is a run of zeros). The pages' numbers are in their part's range too, so
+  what points at a page (structure elements, links, destinations) stays in the form; the page objects are
+  written at the end from the form's records, with the page-number overlay of this build.
+- Parent-tree keys. A part's key k becomes base_i + k: a part has at most as many keys (one a page, one a link)
+  as objects, so its keys fit its range; the keys of a number tree need not be contiguous.
+- Offsets. A form's rows for stream objects (content streams, fonts, images, its object streams) hold offsets
+  from the start of its bytes; the start is added as it is copied.
+- The file identifier, the MD5 of what comes before the cross-reference stream (qpdf's deterministic ID), is here
+  the MD5 of the bytes written directly and of the MD5 of each part's bytes: a copied form is not hashed again.
+
+The same rules make a cold join (nothing kept) and one that copies forms: both write the same bytes. A form is
+used only if it was made for the same part file (size and time), base, role (first part or not, metadata kept or
+replaced), overlay or none, and format; its records and bytes are checked against their MD5s, else it is made
+again from the part.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import marshal
 import os
 import re
+import struct
 import sys
 import zlib
 from array import array
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeAlias
 
 import pikepdf
 
@@ -74,12 +102,37 @@ def ends_whole(path: Path) -> bool:
         return False
 
 
-def join(parts: list[Path], target: Path, metadata: Metadata | None, page_numbers: Path | None = None) -> None:
+# The join forms' format: a form of another format is made again, not read.
+_FORM_FORMAT = 1
+FORM_SUFFIX = f".join{_FORM_FORMAT}"
+
+
+def form_path(part: Path) -> Path:
+    """Where the join form of the part at `part` is kept: beside it, named for it (never `*.pdf`: not a part)."""
+    return part.with_name(part.name + FORM_SUFFIX)
+
+
+def join(
+    parts: list[Path],
+    target: Path,
+    metadata: Metadata | None,
+    page_numbers: Path | None = None,
+    *,
+    keep_forms: bool = False,
+) -> None:
     """Write `parts`, in order, as one PDF at `target`; byte-identical for identical inputs.
 
     `metadata`: what to set on the result (None: the first part's, as it is: a part joined again later).
     `page_numbers`, if given, is a PDF with one page per page of the result, laid over it.
+    `keep_forms`: use each part's join form kept beside it, and keep the ones made (for cached parts, whose file
+    does not change; the result is the same bytes either way).
     """
+    _join(parts, target, metadata, page_numbers, keep_forms)
+
+
+def _join(
+    parts: list[Path], target: Path, metadata: Metadata | None, page_numbers: Path | None, keep_forms: bool
+) -> None:
     if not parts:
         raise JoinError("no PDF parts to join")
     # Beside the target, then renamed: a join that fails half-way leaves nothing behind.
@@ -90,9 +143,8 @@ def join(parts: list[Path], target: Path, metadata: Metadata | None, page_number
             try:
                 joiner = _Joiner(_Writer(file), stamps, metadata)
                 for path in parts:
-                    with pikepdf.open(path) as part:
-                        joiner.add(part)
-                joiner.finish()
+                    joiner.add(path, keep_forms)
+                joiner.finish(parts[0])
             finally:
                 if stamps is not None:
                     stamps.close()
@@ -101,6 +153,11 @@ def join(parts: list[Path], target: Path, metadata: Metadata | None, page_number
         raise JoinError(f"cannot join {len(parts)} PDF parts: {error}") from error
     finally:
         partial.unlink(missing_ok=True)
+
+
+def join_cached(parts: list[Path], target: Path, metadata: Metadata | None, page_numbers: Path | None = None) -> None:
+    """`join` with `keep_forms`: for parts kept in a cache, each named by what it holds (its file does not change)."""
+    _join(parts, target, metadata, page_numbers, keep_forms=True)
 
 
 # In the text qpdf unparses an object to: a literal string (qpdf escapes every parenthesis in one, so the first
@@ -121,55 +178,145 @@ _BEFORE = b"q\n"
 _AFTER = b"\nQ\n/Artifact BMC q /StudykitPageNumber Do Q EMC\n"
 _OBJECTS_PER_STREAM = 100  # as qpdf
 _ROWS_AT_ONCE = 1 << 13  # ~50 kB of rows: the arithmetic on them takes ~10 times that
+# The fixed numbers, which every part may refer to: written at the end. 0 is the free list's head.
+_CATALOG, _PAGE_TREE, _TREE_ROOT, _DOCUMENT = 1, 2, 3, 4
+_FIRST_BASE = 5
+# A part's numbers are reserved in multiples of this. Larger: an edit less often crosses a multiple (and then
+# every later part's forms are made again, as in a cold join: ~ an edit's objects / _RESERVE of edits), for ~10
+# bytes of memory and a few bytes of compressed cross-reference stream per unused number. A booklet part holds
+# ~300-5,000 objects, a sheet of flashcards ~550, and an edit changes a part by tens.
+_RESERVE = 1024
+
+
+def _reserved(span: int) -> int:
+    return -(-span // _RESERVE) * _RESERVE
+
+
+class _Rows:
+    """Cross-reference rows for the numbers from `first` on: a kind (0: free, 1: at an offset, 2: in an object
+    stream), then the offset or object stream, and the index there. Arrays: ~10 bytes a number."""
+
+    def __init__(self, first: int) -> None:
+        self.first = first
+        self.kinds = array("B")
+        self.where = array("Q")
+        self.index = array("B")
+
+    def room(self, stop: int) -> None:
+        """A row (free until set) for each number below `stop`."""
+        missing = stop - self.first - len(self.kinds)
+        if missing > 0:
+            self.kinds.frombytes(bytes(missing))
+            self.where.frombytes(bytes(8 * missing))
+            self.index.frombytes(bytes(missing))
+
+
+class _Objects:
+    """Objects numbered from `next_number` on (by `allocate`) and written by `write` from `offset` on; non-stream
+    objects into object streams of 100, their rows set in `rows`."""
+
+    def __init__(self, rows: _Rows, next_number: int, offset: int, write: Callable[[bytes], Any]) -> None:
+        self.rows = rows
+        self.next = next_number
+        self.offset = offset
+        self._write = write
+        self._batch: list[tuple[int, bytes]] = []
+
+    def allocate(self) -> int:
+        self.next += 1
+        return self.next - 1
+
+    def object(self, number: int, text: bytes) -> None:
+        self._batch.append((number, text))
+        if len(self._batch) >= _OBJECTS_PER_STREAM:
+            self.flush()
+
+    def stream(self, number: int, dictionary: bytes, data: bytes) -> None:
+        rows = self.rows
+        rows.room(number + 1)
+        rows.kinds[number - rows.first] = 1
+        rows.where[number - rows.first] = self.offset
+        self.write(b"%d 0 obj\n%s\nstream\n" % (number, dictionary))
+        self.write(data)
+        self.write(b"\nendstream\nendobj\n")
+
+    def write(self, data: bytes) -> None:
+        self._write(data)
+        self.offset += len(data)
+
+    def flush(self) -> None:
+        if not self._batch:
+            return
+        number = self.allocate()
+        rows = self.rows
+        rows.room(max(number, max(member for member, _ in self._batch)) + 1)
+        kinds, where, indices, first = rows.kinds, rows.where, rows.index, rows.first
+        for index, (member, _) in enumerate(self._batch):
+            kinds[member - first] = 2
+            where[member - first] = number
+            indices[member - first] = index
+        texts = [text for _, text in self._batch]
+        starts = itertools.accumulate((len(text) + 1 for text in texts[:-1]), initial=0)  # each after a newline
+        pairs = zip(self._batch, starts, strict=True)
+        head = b" ".join(b"%d %d" % (member, start) for (member, _), start in pairs) + b"\n"
+        data = zlib.compress(head + b"\n".join(texts) + b"\n")
+        self._batch = []
+        self.stream(
+            number,
+            b"<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>" % (len(texts), len(head), len(data)),
+            data,
+        )
 
 
 class _Writer:
-    """The output file: objects as they come, numbered by `allocate`; the cross-reference stream at the end."""
+    """The output file: the header, the parts' forms as they come, then the end (`tail`) and the
+    cross-reference stream."""
 
     def __init__(self, file: IO[bytes]) -> None:
         self._file = file
         self._offset = 0
+        # Of the bytes written here, and of each form's bytes' MD5 (see the module's account).
         self._digest = hashlib.md5(usedforsecurity=False)
-        # One row per object number (0 is the free list's head): its kind (1: at an offset, 2: in an object
-        # stream), then its offset or object stream, and its index there. Arrays: ~13 bytes an object.
-        self._kinds = array("B")
-        self._where = array("Q")
-        self._index = array("B")
-        self._count = 1  # numbers allocated; the rows are added in bulk when written (`_room`)
-        self._batch: list[tuple[int, bytes]] = []
+        self.rows = _Rows(0)
 
     def header(self, version: str) -> None:
         # The second line's bytes above 127 tell a transfer program the file is binary.
         self._write(b"%%PDF-%s\n%%\xbf\xf7\xa2\xfe\n" % version.encode("ascii"))
 
-    def allocate(self) -> int:
-        self._count += 1
-        return self._count - 1
+    def place(self, form: _Form) -> None:
+        """A part's form: its bytes copied, its rows set, offsets from where its bytes start."""
+        start = self._offset
+        self._file.write(form.body)
+        self._offset += len(form.body)
+        self._digest.update(form.digest)
+        where = array("Q")
+        where.frombytes(form.where)
+        for local in form.streams:
+            where[local] += start
+        base, count = form.base, len(form.kinds)
+        rows = self.rows
+        rows.room(base + count)
+        rows.kinds[base : base + count] = array("B", form.kinds)
+        rows.where[base : base + count] = where
+        rows.index[base : base + count] = array("B", form.index)
 
-    def object(self, number: int, text: bytes) -> None:
-        self._batch.append((number, text))
-        if len(self._batch) >= _OBJECTS_PER_STREAM:
-            self._flush()
+    def tail(self, first: int) -> _Objects:
+        """The objects written after the parts, numbered from `first` on."""
+        return _Objects(self.rows, first, self._offset, self._write)
 
-    def stream(self, number: int, dictionary: bytes, data: bytes) -> None:
-        self._room()
-        self._kinds[number] = 1
-        self._where[number] = self._offset
-        self._write(b"%d 0 obj\n%s\nstream\n" % (number, dictionary))
-        self._write(data)
-        self._write(b"\nendstream\nendobj\n")
-
-    def finish(self, root: int, info: int | None) -> None:
-        self._flush()
-        number = self.allocate()
-        self._room()
-        self._kinds[number] = 1
-        self._where[number] = self._offset
-        size = len(self._kinds)
-        wide = max(1, (max(self._where).bit_length() + 7) // 8)
+    def finish(self, tail: _Objects, root: int, info: int | None) -> None:
+        tail.flush()
+        self._offset = tail.offset
+        number = tail.allocate()
+        rows = self.rows
+        rows.room(number + 1)
+        rows.kinds[number] = 1
+        rows.where[number] = self._offset
+        size = len(rows.kinds)
+        wide = max(1, (max(rows.where).bit_length() + 7) // 8)
         columns = 2 + wide
         data = self._table(wide)
-        identifier = self._digest.hexdigest().encode("ascii")  # of every byte before: qpdf's deterministic ID
+        identifier = self._digest.hexdigest().encode("ascii")
         info_entry = b" /Info %d 0 R" % info if info is not None else b""
         dictionary = (
             b"<< /Type /XRef /Size %d /W [ 1 %d 1 ] /Root %d 0 R%s /ID [ <%s> <%s> ]"
@@ -178,7 +325,7 @@ class _Writer:
         )
         self._write(b"%d 0 obj\n%s\nstream\n" % (number, dictionary))
         self._write(data)
-        self._write(b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % self._where[number])
+        self._write(b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % rows.where[number])
 
     def _table(self, wide: int) -> bytes:
         """The cross-reference table, compressed: one row of [kind, where (`wide` bytes), index] per object, with
@@ -192,51 +339,22 @@ class _Writer:
         compressor = zlib.compressobj()
         pieces = []
         above = bytes(width)
-        for start in range(0, len(self._kinds), _ROWS_AT_ONCE):
-            stop = min(start + _ROWS_AT_ONCE, len(self._kinds))
+        kinds, where_all, index = self.rows.kinds, self.rows.where, self.rows.index
+        for start in range(0, len(kinds), _ROWS_AT_ONCE):
+            stop = min(start + _ROWS_AT_ONCE, len(kinds))
             rows = bytearray((stop - start) * width)
-            rows[1::width] = self._kinds[start:stop].tobytes()
-            where = self._where[start:stop]
+            rows[1::width] = kinds[start:stop].tobytes()
+            where = where_all[start:stop]
             if sys.byteorder == "little":
                 where.byteswap()
             big_endian = where.tobytes()
             for byte in range(wide):
                 rows[2 + byte :: width] = big_endian[8 - wide + byte :: 8]
-            rows[2 + wide :: width] = self._index[start:stop].tobytes()
+            rows[2 + wide :: width] = index[start:stop].tobytes()
             pieces.append(compressor.compress(_up_predicted(bytes(rows), above)))
             above = bytes(rows[-width:])
         pieces.append(compressor.flush())
         return b"".join(pieces)
-
-    def _flush(self) -> None:
-        if not self._batch:
-            return
-        number = self.allocate()
-        self._room()
-        kinds, where, indices = self._kinds, self._where, self._index
-        for index, (member, _) in enumerate(self._batch):
-            kinds[member] = 2
-            where[member] = number
-            indices[member] = index
-        texts = [text for _, text in self._batch]
-        starts = itertools.accumulate((len(text) + 1 for text in texts[:-1]), initial=0)  # each after a newline
-        pairs = zip(self._batch, starts, strict=True)
-        head = b" ".join(b"%d %d" % (member, start) for (member, _), start in pairs) + b"\n"
-        data = zlib.compress(head + b"\n".join(texts) + b"\n")
-        self.stream(
-            number,
-            b"<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>"
-            % (len(self._batch), len(head), len(data)),
-            data,
-        )
-        self._batch = []
-
-    def _room(self) -> None:
-        """A row for each number allocated."""
-        missing = self._count - len(self._kinds)
-        self._kinds.frombytes(bytes(missing))
-        self._where.frombytes(bytes(8 * missing))
-        self._index.frombytes(bytes(missing))
 
     def _write(self, data: bytes) -> None:
         self._file.write(data)
@@ -264,9 +382,9 @@ def _up_predicted(rows: bytes, above: bytes) -> bytes:
 class _Source:
     """One input file's objects as written out: its object numbers mapped to the output's as they are met."""
 
-    def __init__(self, pdf: pikepdf.Pdf, writer: _Writer, key_offset: int = 0) -> None:
+    def __init__(self, pdf: pikepdf.Pdf, objects: _Objects, key_offset: int = 0) -> None:
         self.pdf = pdf
-        self._writer = writer
+        self._objects = objects
         self.key_offset = key_offset
         self.numbers: dict[tuple[int, int], int] = {}
         self._pending: deque[tuple[int, int]] = deque()
@@ -278,7 +396,7 @@ class _Source:
         """The output's number for the object `objgen`; one not met yet is written by `drain`."""
         number = self.numbers.get(objgen)
         if number is None:
-            number = self.numbers[objgen] = self._writer.allocate()
+            number = self.numbers[objgen] = self._objects.allocate()
             self._pending.append(objgen)
         return number
 
@@ -302,7 +420,7 @@ class _Source:
         """Write every object referred to so far (and what it refers to) that is not written yet."""
         # Once for each of the output's objects: names looked up once.
         pending, numbers, get_object, renumber = self._pending, self.numbers, self.pdf.get_object, self.renumber
-        write_object, write_stream, stream = self._writer.object, self._writer.stream, pikepdf.Stream
+        write_object, write_stream, stream = self._objects.object, self._objects.stream, pikepdf.Stream
         while pending:
             objgen = pending.popleft()
             number = numbers[objgen]
@@ -342,13 +460,105 @@ class _Source:
         return found
 
 
+# An outline entry: title, destination, action (as written), closed, and its entries.
+_Item: TypeAlias = "tuple[bytes, bytes | None, bytes | None, bool, list[_Item]]"
+# The key a form is kept under: format, base, role (0: not the first part, 1: the first, its metadata kept, 2: the
+# first, its metadata replaced), overlay or none, and the part file's size and time.
+_Key: TypeAlias = tuple[int, int, int, bool, int, int]
+_MAGIC = b"studykit join form\n"
+_SIZES = struct.Struct("<QQ16s16s")  # the record's length and the bytes', then their MD5s
+
+
 @dataclass
-class _OutlineItem:
-    title: bytes
-    destination: bytes | None
-    action: bytes | None
-    closed: bool
-    children: list[_OutlineItem] = field(default_factory=list)
+class _Form:
+    """A part's share of the joined file: its objects' bytes, their rows, and the records written at the end."""
+
+    body: bytes | memoryview
+    digest: bytes  # of `body`
+    key: _Key
+    span: int  # the numbers it uses from its base on (its objects, and its parent-tree keys)
+    version: str  # its PDF version
+    pages: list[tuple[int, tuple[bytes, ...]]]  # each page's number and what its object is written from
+    tree: tuple[bytes, bytes, bytes] | None  # the structure tree root's and /Document's entries kept, its kids
+    keys: bytes  # its parent-tree keys and the objects they map to: arrays of Q
+    values: bytes
+    outline: list[_Item]
+    destinations: list[tuple[str, bytes]]
+    first: tuple[bytes, bytes, int | None] | None  # the first part's catalog and /Names entries kept, its /Info
+    kinds: bytes  # the rows of its numbers (arrays of B, Q, B): offsets from the start of `body`
+    where: bytes
+    index: bytes
+    streams: list[int]  # the rows (from the base) that are offsets
+
+    @property
+    def base(self) -> int:
+        return self.key[1]
+
+    def record(self) -> bytes:
+        return marshal.dumps(
+            (
+                self.key,
+                self.span,
+                self.version,
+                self.pages,
+                self.tree,
+                self.keys,
+                self.values,
+                self.outline,
+                self.destinations,
+                self.first,
+                self.kinds,
+                self.where,
+                self.index,
+                self.streams,
+            )
+        )
+
+
+def _store_form(path: Path, form: _Form) -> None:
+    """Keep `form` at `path`, whole or not at all (written beside it, then renamed); not kept if it cannot be."""
+    record = form.record()
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    header = _SIZES.pack(len(record), len(form.body), hashlib.md5(record, usedforsecurity=False).digest(), form.digest)
+    try:
+        with partial.open("wb") as file:
+            file.write(_MAGIC + header + record)
+            file.write(form.body)
+        os.replace(partial, path)
+    except OSError:
+        partial.unlink(missing_ok=True)
+
+
+def _load_form(path: Path, key: _Key) -> _Form | None:
+    """The form kept at `path` if it is whole and made under `key`; None otherwise (then it is made again)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    start = len(_MAGIC) + _SIZES.size
+    if not data.startswith(_MAGIC) or len(data) < start:
+        return None
+    record_size, body_size, record_digest, body_digest = _SIZES.unpack_from(data, len(_MAGIC))
+    if len(data) != start + record_size + body_size:
+        return None
+    view = memoryview(data)
+    record = view[start : start + record_size]
+    body = view[start + record_size :]
+    if hashlib.md5(record, usedforsecurity=False).digest() != record_digest:
+        return None
+    try:
+        fields = marshal.loads(record)
+        if tuple(fields[0]) != key:
+            return None
+        if len(fields) != 14:
+            return None
+        form = _Form(body, body_digest, *fields)
+    except (EOFError, ValueError, TypeError, IndexError):
+        return None
+    # Last: the bytes are most of the file, and only a form made under this key is worth checking.
+    if hashlib.md5(body, usedforsecurity=False).digest() != body_digest:
+        return None
+    return form
 
 
 class _Joiner:
@@ -356,340 +566,424 @@ class _Joiner:
 
     def __init__(self, writer: _Writer, stamps: pikepdf.Pdf | None, metadata: Metadata | None) -> None:
         self._writer = writer
-        self._stamps = _Source(stamps, writer) if stamps is not None else None
+        self._stamps = stamps
         self._stamp_pages = len(stamps.pages) if stamps is not None else 0
-        self._stamp_streams: tuple[int, int] | None = None
         self._metadata = metadata
-        self._catalog = writer.allocate()
-        self._page_tree = writer.allocate()
+        self._base = _FIRST_BASE  # where the next part's numbers start
         self._pages = array("Q")
-        self._tree: tuple[int, int] | None = None  # StructTreeRoot and /Document, once a part has them
+        self._page_records: list[tuple[bytes, ...]] = []
+        self._tree = False  # whether a part has a structure tree
         self._tree_extra = b""
         self._document_extra = b""
         self._document_kids = bytearray()
         self._keys = array("Q")  # the parent tree: keys, and the objects they map to
         self._key_values = array("Q")
         self._next_key = 0
-        self._outline: list[_OutlineItem] = []
+        self._outline: list[_Item] = []
         self._destinations: dict[str, bytes] = {}
         self._catalog_extra = b""
         self._names_extra = b""
         self._info: int | None = None
-        self._metadata_stream: int | None = None
         self._first = True
+        self.made = 0  # forms made from their part, not copied (for the tests)
 
-    def add(self, part: pikepdf.Pdf) -> None:
-        if part.is_encrypted:
-            raise JoinError("an encrypted part")
-        source = _Source(part, self._writer, self._next_key)
-        root = part.Root
+    def add(self, path: Path, keep: bool) -> None:
+        role = 0 if not self._first else 1 if self._metadata is None else 2
+        stat = path.stat()
+        key: _Key = (_FORM_FORMAT, self._base, role, self._stamps is not None, stat.st_size, stat.st_mtime_ns)
+        kept = form_path(path)
+        form = _load_form(kept, key) if keep else None
+        if form is None:
+            with pikepdf.open(path) as part:
+                form = _make_form(part, key)
+            self.made += 1
+            if keep:
+                _store_form(kept, form)
+        self._take(form)
+
+    def _take(self, form: _Form) -> None:
         if self._first:
-            self._writer.header(max(part.pdf_version, "1.5"))  # object streams are PDF 1.5
-
-        # Pages first, numbered before anything that points at them; the page tree's nodes become the output's.
-        pages = self._page_list(part.Root.Pages, source, {}, set())
-        if len(pages) != len(part.pages):
-            raise JoinError(f"a page tree of {len(pages)} pages where qpdf finds {len(part.pages)}")
-        for page, _ in pages:
-            # Mapped, not queued for `drain`: `_write_page` writes pages.
-            number = source.numbers[page.objgen] = self._writer.allocate()
+            self._writer.header(max(form.version, "1.5"))  # object streams are PDF 1.5
+            if form.first is not None:
+                self._catalog_extra, self._names_extra, self._info = form.first
+        self._writer.place(form)
+        for number, record in form.pages:
             self._pages.append(number)
-        source.numbers[root.objgen] = self._catalog
-
-        tree = root.get("/StructTreeRoot")
-        if tree is not None:
-            self._add_tree(tree, source)
-        if "/Outlines" in root:
-            self._outline.extend(self._outline_items(root.Outlines, source, set()))
-        names = root.get("/Names")
-        if names is not None and "/Dests" in names:
-            # A name an earlier part also has now points into this part: the booklet's contents, laid out apart
-            # from the questions, name each question itself (else WeasyPrint would drop the link), and the
-            # question wins.
-            for name, destination in pikepdf.NameTree(names.Dests).items():
-                self._destinations[name] = source.renumber(destination.unparse(resolved=True))
-
-        if self._first:
-            self._keep_first(part, source)
-        first_page = len(self._pages) - len(pages)
-        for index, (page, inherited) in enumerate(pages):
-            self._write_page(page, inherited, source, first_page + index)
-        source.drain()
-        if self._stamps is not None:
-            self._stamps.drain()
+            self._page_records.append(record)
+        if form.tree is not None:
+            if not self._tree:
+                self._tree_extra, self._document_extra = form.tree[0], form.tree[1]
+            self._tree = True
+            self._document_kids += form.tree[2]
+        keys = array("Q")
+        keys.frombytes(form.keys)
+        self._keys.extend(keys)
+        values = array("Q")
+        values.frombytes(form.values)
+        self._key_values.extend(values)
+        if keys:
+            self._next_key = max(self._next_key, max(keys) + 1)
+        self._outline.extend(form.outline)
+        # A name an earlier part also has now points into this part: the booklet's contents, laid out apart from
+        # the questions, name each question itself (else WeasyPrint would drop the link), and the question wins.
+        self._destinations.update(form.destinations)
+        self._base += _reserved(form.span)
         self._first = False
 
-    def finish(self) -> None:
+    def finish(self, first_part: Path) -> None:
         pages = len(self._pages)
         if self._stamps is not None and self._stamp_pages != pages:
             raise JoinError(f"{self._stamp_pages} pages of page numbers for {pages} pages")
         writer = self._writer
-        kids = b" ".join(b"%d 0 R" % number for number in self._pages)
-        writer.object(self._page_tree, b"<< /Type /Pages /Count %d /Kids [ %s ] >>" % (pages, kids))
+        tail = writer.tail(self._base)
+        if self._stamps is not None:
+            stamps = _Source(self._stamps, tail)
+            before, after = tail.allocate(), tail.allocate()
+            for number, data in zip((before, after), (_BEFORE, _AFTER), strict=True):
+                tail.stream(number, b"<< /Length %d >>" % len(data), data)
+            for index, (number, record) in enumerate(zip(self._pages, self._page_records, strict=True)):
+                own, drawing, resources, named = record
+                stamp = _write_stamp(stamps, tail, index)
+                contents = b"[ %d 0 R %s %d 0 R ]" % (before, drawing, after)
+                named += b"/StudykitPageNumber %d 0 R >>" % stamp
+                tail.object(
+                    number,
+                    own[:-2]
+                    + b"/Contents "
+                    + contents
+                    + b" /Resources "
+                    + resources
+                    + b"/XObject "
+                    + named
+                    + b" >> >>",
+                )
+            stamps.drain()
+        else:
+            for number, record in zip(self._pages, self._page_records, strict=True):
+                tail.object(number, record[0])
 
-        catalog = b"<< /Type /Catalog /Pages %d 0 R" % self._page_tree
-        if self._tree is not None:
-            catalog += b" /StructTreeRoot %d 0 R" % self._tree[0]
-            self._write_tree(*self._tree)
+        kids = b" ".join(b"%d 0 R" % number for number in self._pages)
+        tail.object(_PAGE_TREE, b"<< /Type /Pages /Count %d /Kids [ %s ] >>" % (pages, kids))
+        catalog = b"<< /Type /Catalog /Pages %d 0 R" % _PAGE_TREE
+        if self._tree:
+            catalog += b" /StructTreeRoot %d 0 R" % _TREE_ROOT
+            self._write_tree(tail)
         if self._outline:
-            catalog += b" /Outlines %d 0 R" % self._write_outline()
+            catalog += b" /Outlines %d 0 R" % self._write_outline(tail)
         names = self._names_extra
         if self._destinations:
-            dests = writer.allocate()
+            dests = tail.allocate()
             entries = b" ".join(
                 pikepdf.String(name).unparse() + b" " + self._destinations[name] for name in sorted(self._destinations)
             )
-            writer.object(dests, b"<< /Names [ %s ] >>" % entries)
+            tail.object(dests, b"<< /Names [ %s ] >>" % entries)
             names += b" /Dests %d 0 R" % dests
         if names:
             catalog += b" /Names << %s >>" % names
-        if self._metadata_stream is not None:
-            catalog += b" /Metadata %d 0 R" % self._metadata_stream
-        writer.object(self._catalog, catalog + self._catalog_extra + b" >>")
-        writer.finish(self._catalog, self._info)
-
-    def _page_list(
-        self,
-        node: pikepdf.Object,
-        source: _Source,
-        inherited: dict[str, pikepdf.Object],
-        seen: set[tuple[int, int]],
-    ) -> list[tuple[pikepdf.Object, dict[str, pikepdf.Object]]]:
-        """The pages under `node`, in order, each with what it inherits; the nodes are mapped to the output's one."""
-        if node.objgen in seen or not node.is_indirect:
-            raise JoinError("a page tree that is not a tree")
-        seen.add(node.objgen)
-        source.numbers[node.objgen] = self._page_tree
-        inherited = inherited | {key: node[key] for key in _INHERITED if key in node}
-        pages = []
-        for kid in node.Kids:
-            if "/Kids" in kid:
-                pages.extend(self._page_list(kid, source, inherited, seen))
-            elif kid.objgen in seen or not kid.is_indirect:
-                raise JoinError("a page twice in the page tree, or not an object of its own")
-            else:
-                seen.add(kid.objgen)
-                pages.append((kid, {key: value for key, value in inherited.items() if key not in kid}))
-        return pages
-
-    def _add_tree(self, tree: pikepdf.Object, source: _Source) -> None:
-        """The part's structure elements, under the one /Document element; its parent tree, keys shifted."""
-        top = tree.get("/K")
-        if isinstance(top, pikepdf.Array) and len(top) == 1:
-            top = top[0]
-        if not isinstance(top, pikepdf.Dictionary) or top.get("/S") != "/Document":
-            raise JoinError("a structure tree that is not one /Document element")
-        if self._tree is None:
-            self._tree = (self._writer.allocate(), self._writer.allocate())
-            self._tree_extra = self._extra(tree, source, ("/Type", "/K", "/ParentTree", "/ParentTreeNextKey"))
-            self._document_extra = self._extra(top, source, ("/Type", "/S", "/P", "/K"))
-        source.numbers[tree.objgen] = self._tree[0]
-        source.numbers[top.objgen] = self._tree[1]  # the top elements' /P: now the joined file's /Document
-
-        kids = top.get("/K")
-        if isinstance(kids, pikepdf.Array):
-            text = source.renumber(kids.unparse(resolved=True)).strip()
-            text = text.removeprefix(b"[").removesuffix(b"]").strip()
-        elif kids is not None:
-            text = source.token(kids)
-        else:
-            text = b""
-        if text:
-            self._document_kids += text + b" "
-
-        parent_tree = tree.ParentTree
-        if "/Kids" in parent_tree:
-            raise JoinError("a parent tree of more than one node")
-        nums = parent_tree.get("/Nums", pikepdf.Array())
-        if len(nums) % 2:
-            raise JoinError("a parent tree with a key and no value")
-        for index in range(0, len(nums), 2):
-            key = int(nums[index]) + source.key_offset
-            value = nums[index + 1]
-            if value.is_indirect:
-                number = source.number(value.objgen)
-            else:  # a page's array of marked-content elements, written inline: its own object here
-                number = self._writer.allocate()
-                self._writer.object(number, source.renumber(value.unparse()))
-            self._keys.append(key)
-            self._key_values.append(number)
-            self._next_key = max(self._next_key, key + 1)
-
-    def _outline_items(self, parent: pikepdf.Object, source: _Source, seen: set[tuple[int, int]]) -> list[_OutlineItem]:
-        items = []
-        item = parent.get("/First")
-        while item is not None:
-            if item.objgen in seen:
-                raise JoinError("an outline that loops")
-            seen.add(item.objgen)
-            destination = item.get("/Dest")
-            action = item.get("/A")
-            count = item.get("/Count")
-            items.append(
-                _OutlineItem(
-                    title=item.Title.unparse(),
-                    destination=source.renumber(destination.unparse(resolved=True))
-                    if destination is not None
-                    else None,
-                    action=source.renumber(action.unparse(resolved=True)) if action is not None else None,
-                    closed=isinstance(count, int) and count < 0,
-                    children=self._outline_items(item, source, seen),
-                )
-            )
-            item = item.get("/Next")
-        return items
-
-    def _keep_first(self, part: pikepdf.Pdf, source: _Source) -> None:
-        """The first part's catalog entries other than those made here, and its metadata (or the build's)."""
-        root = part.Root
-        made = ["/Type", "/Pages", "/StructTreeRoot", "/Outlines", "/Names"]
+        info = self._info
         if self._metadata is not None:
-            made.append("/Metadata")
-        self._catalog_extra = self._extra(root, source, tuple(made))
-        if "/Names" in root:
-            self._names_extra = self._extra(root.Names, source, ("/Dests",))
-        info = part.trailer.get("/Info")
-        if self._metadata is None:
-            if info is not None:
-                self._info = self._indirect(info, source)
-            return
-        # pikepdf's own metadata editing, on a scratch file holding the part's: the same XMP and document
-        # information as editing the joined file in memory gave.
-        with pikepdf.new() as scratch:
-            if "/Metadata" in root:
-                scratch.Root.Metadata = scratch.make_stream(root.Metadata.read_bytes())
-            if info is not None:
-                scratch.docinfo = scratch.make_indirect(
-                    pikepdf.Dictionary({key: _resolved(value) for key, value in info.items()})
-                )
-            _set_metadata(scratch, self._metadata)
-            xmp = scratch.Root.Metadata
-            kept = pikepdf.Dictionary(
-                {key: value for key, value in xmp.stream_dict.items() if key not in ("/Length", "/Filter")}
-            )
-            data = xmp.read_bytes()
-            self._metadata_stream = self._writer.allocate()
-            # Uncompressed, as qpdf writes it: a program that looks for XMP in the file's bytes finds it.
-            self._writer.stream(self._metadata_stream, kept.unparse()[:-2] + b"/Length %d >>" % len(data), data)
-            self._info = self._writer.allocate()
-            self._writer.object(self._info, scratch.docinfo.unparse(resolved=True))
+            with pikepdf.open(first_part) as part:
+                metadata_stream, info = _write_metadata(part, self._metadata, tail)
+            catalog += b" /Metadata %d 0 R" % metadata_stream
+        tail.object(_CATALOG, catalog + self._catalog_extra + b" >>")
+        writer.finish(tail, _CATALOG, info)
 
-    def _write_page(
-        self, page: pikepdf.Object, inherited: dict[str, pikepdf.Object], source: _Source, index: int
-    ) -> None:
-        number = source.numbers[page.objgen]
-        if self._stamps is None or index >= self._stamp_pages:  # too few numbers: `finish` says so
-            if inherited:
-                dictionary = pikepdf.Dictionary({key: value for key, value in page.items()} | inherited)
-                text = dictionary.unparse()
-            else:
-                text = page.unparse(resolved=True)
-            self._writer.object(number, source.renumber(text))
-            return
-        entries = {key: value for key, value in page.items()} | inherited
-        contents = entries.pop("/Contents", None)
-        resources = entries.pop("/Resources", pikepdf.Dictionary())
-        own = source.renumber(pikepdf.Dictionary(entries).unparse())
-
-        if isinstance(contents, pikepdf.Array):
-            drawing = source.renumber(contents.unparse(resolved=True)).strip()[1:-1].strip()
-        elif contents is not None:
-            drawing = source.token(contents)
-        else:
-            drawing = b""
-        before, after = self._stamp_streams_numbers()
-        contents_text = b"[ %d 0 R %s %d 0 R ]" % (before, drawing, after)
-
-        # Its own resource dictionary (WeasyPrint shares one between pages), with the number's drawing under a
-        # fixed name (a name made up at random would not reproduce).
-        entries = {key: value for key, value in resources.items()}
-        xobjects = entries.pop("/XObject", pikepdf.Dictionary())
-        named = source.renumber(pikepdf.Dictionary({key: value for key, value in xobjects.items()}).unparse())
-        stamp = self._write_stamp(index)
-        named = named[:-2] + b"/StudykitPageNumber %d 0 R >>" % stamp
-        resources_text = source.renumber(pikepdf.Dictionary(entries).unparse())[:-2] + b"/XObject " + named + b" >>"
-        self._writer.object(
-            number, own[:-2] + b"/Contents " + contents_text + b" /Resources " + resources_text + b" >>"
-        )
-
-    def _stamp_streams_numbers(self) -> tuple[int, int]:
-        if self._stamp_streams is None:
-            self._stamp_streams = (self._writer.allocate(), self._writer.allocate())
-            for number, data in zip(self._stamp_streams, (_BEFORE, _AFTER), strict=True):
-                self._writer.stream(number, b"<< /Length %d >>" % len(data), data)
-        return self._stamp_streams
-
-    def _write_stamp(self, index: int) -> int:
-        """Page `index` of the page numbers as a form XObject (qpdf's conversion), written; its number."""
-        assert self._stamps is not None
-        form = self._stamps.pdf.pages[index].as_form_xobject()
-        dictionary = pikepdf.Dictionary(
-            {key: value for key, value in form.stream_dict.items() if key not in ("/Length", "/Filter", "/DecodeParms")}
-        )
-        data = zlib.compress(form.read_bytes())
-        number = self._writer.allocate()
-        text = self._stamps.renumber(dictionary.unparse())[:-2] + b"/Filter /FlateDecode /Length %d >>" % len(data)
-        self._writer.stream(number, text, data)
-        return number
-
-    def _write_tree(self, root: int, document: int) -> None:
-        writer = self._writer
+    def _write_tree(self, tail: _Objects) -> None:
         order = sorted(range(len(self._keys)), key=self._keys.__getitem__)
         nums = b" ".join(b"%d %d 0 R" % (self._keys[i], self._key_values[i]) for i in order)
-        parent_tree = writer.allocate()
-        writer.object(parent_tree, b"<< /Nums [ %s ] >>" % nums)
-        writer.object(
-            root,
+        parent_tree = tail.allocate()
+        tail.object(parent_tree, b"<< /Nums [ %s ] >>" % nums)
+        tail.object(
+            _TREE_ROOT,
             b"<< /Type /StructTreeRoot /K [ %d 0 R ] /ParentTree %d 0 R /ParentTreeNextKey %d%s >>"
-            % (document, parent_tree, self._next_key, self._tree_extra),
+            % (_DOCUMENT, parent_tree, self._next_key, self._tree_extra),
         )
-        writer.object(
-            document,
+        tail.object(
+            _DOCUMENT,
             b"<< /Type /StructElem /S /Document /P %d 0 R /K [ %s]%s >>"
-            % (root, bytes(self._document_kids), self._document_extra),
+            % (_TREE_ROOT, bytes(self._document_kids), self._document_extra),
         )
 
-    def _write_outline(self) -> int:
-        root = self._writer.allocate()
-        visible, ends = self._write_items(self._outline, root)
-        self._writer.object(root, b"<< /Type /Outlines /Count %d%s >>" % (visible, ends))
+    def _write_outline(self, tail: _Objects) -> int:
+        root = tail.allocate()
+        visible, ends = self._write_items(tail, self._outline, root)
+        tail.object(root, b"<< /Type /Outlines /Count %d%s >>" % (visible, ends))
         return root
 
-    def _write_items(self, items: list[_OutlineItem], parent: int) -> tuple[int, bytes]:
+    def _write_items(self, tail: _Objects, items: list[_Item], parent: int) -> tuple[int, bytes]:
         """Write `items` under `parent`: how many entries they show (PDF 32000-1, table 153: /Count), and the
         parent's /First and /Last."""
-        numbers = [self._writer.allocate() for _ in items]
+        numbers = [tail.allocate() for _ in items]
         visible = len(items)
-        for index, item in enumerate(items):
-            text = b"<< /Title %s /Parent %d 0 R" % (item.title, parent)
+        for index, (title, destination, action, closed, children) in enumerate(items):
+            text = b"<< /Title %s /Parent %d 0 R" % (title, parent)
             if index > 0:
                 text += b" /Prev %d 0 R" % numbers[index - 1]
             if index + 1 < len(items):
                 text += b" /Next %d 0 R" % numbers[index + 1]
-            if item.children:
-                shown, ends = self._write_items(item.children, numbers[index])
-                text += ends + b" /Count %d" % (-len(item.children) if item.closed else shown)
-                if not item.closed:
+            if children:
+                shown, ends = self._write_items(tail, children, numbers[index])
+                text += ends + b" /Count %d" % (-len(children) if closed else shown)
+                if not closed:
                     visible += shown
-            if item.destination is not None:
-                text += b" /Dest " + item.destination
-            if item.action is not None:
-                text += b" /A " + item.action
-            self._writer.object(numbers[index], text + b" >>")
+            if destination is not None:
+                text += b" /Dest " + destination
+            if action is not None:
+                text += b" /A " + action
+            tail.object(numbers[index], text + b" >>")
         return visible, b" /First %d 0 R /Last %d 0 R" % (numbers[0], numbers[-1])
 
-    def _extra(self, dictionary: pikepdf.Object, source: _Source, made: tuple[str, ...]) -> bytes:
-        """The entries of `dictionary` other than those `made` here, as text to end a dictionary with."""
-        kept = pikepdf.Dictionary({key: value for key, value in dictionary.items() if key not in made})
-        text = source.renumber(kept.unparse()).strip()
-        return b" " + text[2:-2].strip() if len(kept) else b""
 
-    def _indirect(self, value: pikepdf.Object, source: _Source) -> int:
+def _make_form(part: pikepdf.Pdf, key: _Key) -> _Form:
+    """The form of `part` under `key` (its base, role, overlay or not), made from its objects."""
+    if part.is_encrypted:
+        raise JoinError("an encrypted part")
+    base, role, stamped = key[1], key[2], key[3]
+    body = bytearray()
+    rows = _Rows(base)
+    objects = _Objects(rows, base, 0, body.extend)
+    source = _Source(part, objects, base)
+    root = part.Root
+    # Pages first, numbered before anything that points at them; the page tree's nodes become the output's.
+    pages = _page_list(part.Root.Pages, source, {}, set())
+    if len(pages) != len(part.pages):
+        raise JoinError(f"a page tree of {len(pages)} pages where qpdf finds {len(part.pages)}")
+    for page, _ in pages:
+        # Mapped, not queued for `drain`: the join writes pages at its end, from their records.
+        source.numbers[page.objgen] = objects.allocate()
+    source.numbers[root.objgen] = _CATALOG
+
+    tree = root.get("/StructTreeRoot")
+    tree_record = None
+    keys, values = array("Q"), array("Q")
+    span_keys = 0
+    if tree is not None:
+        tree_record, span_keys = _add_tree(tree, source, objects, keys, values)
+    outline = _outline_items(root.Outlines, source, set()) if "/Outlines" in root else []
+    destinations = []
+    names = root.get("/Names")
+    if names is not None and "/Dests" in names:
+        for name, destination in pikepdf.NameTree(names.Dests).items():
+            destinations.append((name, source.renumber(destination.unparse(resolved=True))))
+
+    first = None
+    if role:
+        made = ["/Type", "/Pages", "/StructTreeRoot", "/Outlines", "/Names"]
+        if role == 2:
+            made.append("/Metadata")  # the build's, written at the end
+        names_extra = _extra(root.Names, source, ("/Dests",)) if "/Names" in root else b""
+        info = part.trailer.get("/Info")
+        info_number = _indirect(info, source, objects) if role == 1 and info is not None else None
+        first = (_extra(root, source, tuple(made)), names_extra, info_number)
+    page_records = [
+        (source.numbers[page.objgen], _page_record(page, inherited, source, stamped)) for page, inherited in pages
+    ]
+    source.drain()
+    objects.flush()
+    body_bytes = bytes(body)
+    streams = [local for local, kind in enumerate(rows.kinds) if kind == 1]
+    return _Form(
+        key=key,
+        span=max(objects.next - base, span_keys),
+        version=str(part.pdf_version),
+        pages=page_records,
+        tree=tree_record,
+        keys=keys.tobytes(),
+        values=values.tobytes(),
+        outline=outline,
+        destinations=destinations,
+        first=first,
+        kinds=rows.kinds.tobytes(),
+        where=rows.where.tobytes(),
+        index=rows.index.tobytes(),
+        streams=streams,
+        body=body_bytes,
+        digest=hashlib.md5(body_bytes, usedforsecurity=False).digest(),
+    )
+
+
+def _page_list(
+    node: pikepdf.Object,
+    source: _Source,
+    inherited: dict[str, pikepdf.Object],
+    seen: set[tuple[int, int]],
+) -> list[tuple[pikepdf.Object, dict[str, pikepdf.Object]]]:
+    """The pages under `node`, in order, each with what it inherits; the nodes are mapped to the output's one."""
+    if node.objgen in seen or not node.is_indirect:
+        raise JoinError("a page tree that is not a tree")
+    seen.add(node.objgen)
+    source.numbers[node.objgen] = _PAGE_TREE
+    inherited = inherited | {key: node[key] for key in _INHERITED if key in node}
+    pages = []
+    for kid in node.Kids:
+        if "/Kids" in kid:
+            pages.extend(_page_list(kid, source, inherited, seen))
+        elif kid.objgen in seen or not kid.is_indirect:
+            raise JoinError("a page twice in the page tree, or not an object of its own")
+        else:
+            seen.add(kid.objgen)
+            pages.append((kid, {key: value for key, value in inherited.items() if key not in kid}))
+    return pages
+
+
+def _add_tree(
+    tree: pikepdf.Object, source: _Source, objects: _Objects, keys: array[int], values: array[int]
+) -> tuple[tuple[bytes, bytes, bytes], int]:
+    """The part's structure tree root's and /Document's other entries, the /Document's kids (now the joined
+    file's /Document's), its parent tree (keys shifted to the part's range) added to `keys` and `values`; and the
+    span of its keys."""
+    top = tree.get("/K")
+    if isinstance(top, pikepdf.Array) and len(top) == 1:
+        top = top[0]
+    if not isinstance(top, pikepdf.Dictionary) or top.get("/S") != "/Document":
+        raise JoinError("a structure tree that is not one /Document element")
+    source.numbers[tree.objgen] = _TREE_ROOT
+    source.numbers[top.objgen] = _DOCUMENT  # the top elements' /P: now the joined file's /Document
+    # Every part's, kept by the join from the first that has a tree: a form does not depend on the parts before.
+    tree_extra = _extra(tree, source, ("/Type", "/K", "/ParentTree", "/ParentTreeNextKey"))
+    document_extra = _extra(top, source, ("/Type", "/S", "/P", "/K"))
+
+    kids = top.get("/K")
+    if isinstance(kids, pikepdf.Array):
+        text = source.renumber(kids.unparse(resolved=True)).strip()
+        text = text.removeprefix(b"[").removesuffix(b"]").strip()
+    elif kids is not None:
+        text = source.token(kids)
+    else:
+        text = b""
+
+    parent_tree = tree.ParentTree
+    if "/Kids" in parent_tree:
+        raise JoinError("a parent tree of more than one node")
+    nums = parent_tree.get("/Nums", pikepdf.Array())
+    if len(nums) % 2:
+        raise JoinError("a parent tree with a key and no value")
+    span = 0
+    for index in range(0, len(nums), 2):
+        key = int(nums[index])
+        if key < 0:
+            raise JoinError("a negative parent-tree key")
+        value = nums[index + 1]
         if value.is_indirect:
-            return source.number(value.objgen)
-        number = self._writer.allocate()
-        self._writer.object(number, source.renumber(value.unparse()))
-        return number
+            number = source.number(value.objgen)
+        else:  # a page's array of marked-content elements, written inline: its own object here
+            number = objects.allocate()
+            objects.object(number, source.renumber(value.unparse()))
+        keys.append(key + source.key_offset)
+        values.append(number)
+        span = max(span, key + 1)
+    return (tree_extra, document_extra, text + b" " if text else b""), span
+
+
+def _outline_items(parent: pikepdf.Object, source: _Source, seen: set[tuple[int, int]]) -> list[_Item]:
+    items: list[_Item] = []
+    item = parent.get("/First")
+    while item is not None:
+        if item.objgen in seen:
+            raise JoinError("an outline that loops")
+        seen.add(item.objgen)
+        destination = item.get("/Dest")
+        action = item.get("/A")
+        count = item.get("/Count")
+        items.append(
+            (
+                item.Title.unparse(),
+                source.renumber(destination.unparse(resolved=True)) if destination is not None else None,
+                source.renumber(action.unparse(resolved=True)) if action is not None else None,
+                isinstance(count, int) and count < 0,
+                _outline_items(item, source, seen),
+            )
+        )
+        item = item.get("/Next")
+    return items
+
+
+def _page_record(
+    page: pikepdf.Object, inherited: dict[str, pikepdf.Object], source: _Source, stamped: bool
+) -> tuple[bytes, ...]:
+    """What the page's object is written from at the end: without the overlay, its text; with it, its own entries,
+    its drawing (references, to go between the overlay's two streams), and its resources but their end (`>>`)
+    and its form XObjects but their end (the overlay's is added to each page's own)."""
+    if not stamped:
+        if inherited:
+            text = pikepdf.Dictionary({key: value for key, value in page.items()} | inherited).unparse()
+        else:
+            text = page.unparse(resolved=True)
+        return (source.renumber(text),)
+    entries = {key: value for key, value in page.items()} | inherited
+    contents = entries.pop("/Contents", None)
+    resources = entries.pop("/Resources", pikepdf.Dictionary())
+    own = source.renumber(pikepdf.Dictionary(entries).unparse())
+    if isinstance(contents, pikepdf.Array):
+        drawing = source.renumber(contents.unparse(resolved=True)).strip()[1:-1].strip()
+    elif contents is not None:
+        drawing = source.token(contents)
+    else:
+        drawing = b""
+    # Its own resource dictionary (WeasyPrint shares one between pages), with the number's drawing under a fixed
+    # name (a name made up at random would not reproduce).
+    entries = {key: value for key, value in resources.items()}
+    xobjects = entries.pop("/XObject", pikepdf.Dictionary())
+    named = source.renumber(pikepdf.Dictionary({key: value for key, value in xobjects.items()}).unparse())
+    resources_text = source.renumber(pikepdf.Dictionary(entries).unparse())[:-2]
+    return own, drawing, resources_text, named[:-2]
+
+
+def _write_stamp(stamps: _Source, tail: _Objects, index: int) -> int:
+    """Page `index` of the page numbers as a form XObject (qpdf's conversion), written; its number."""
+    form = stamps.pdf.pages[index].as_form_xobject()
+    dictionary = pikepdf.Dictionary(
+        {key: value for key, value in form.stream_dict.items() if key not in ("/Length", "/Filter", "/DecodeParms")}
+    )
+    data = zlib.compress(form.read_bytes())
+    number = tail.allocate()
+    text = stamps.renumber(dictionary.unparse())[:-2] + b"/Filter /FlateDecode /Length %d >>" % len(data)
+    tail.stream(number, text, data)
+    return number
+
+
+def _write_metadata(part: pikepdf.Pdf, metadata: Metadata, tail: _Objects) -> tuple[int, int]:
+    """The first part's XMP and document information with the build's `metadata`, written: their numbers.
+
+    pikepdf's own metadata editing, on a scratch file holding the part's: the same XMP and document information as
+    editing the joined file in memory gave.
+    """
+    root = part.Root
+    info = part.trailer.get("/Info")
+    with pikepdf.new() as scratch:
+        if "/Metadata" in root:
+            scratch.Root.Metadata = scratch.make_stream(root.Metadata.read_bytes())
+        if info is not None:
+            scratch.docinfo = scratch.make_indirect(
+                pikepdf.Dictionary({key: _resolved(value) for key, value in info.items()})
+            )
+        _set_metadata(scratch, metadata)
+        xmp = scratch.Root.Metadata
+        kept = pikepdf.Dictionary(
+            {key: value for key, value in xmp.stream_dict.items() if key not in ("/Length", "/Filter")}
+        )
+        data = xmp.read_bytes()
+        stream = tail.allocate()
+        # Uncompressed, as qpdf writes it: a program that looks for XMP in the file's bytes finds it.
+        tail.stream(stream, kept.unparse()[:-2] + b"/Length %d >>" % len(data), data)
+        number = tail.allocate()
+        tail.object(number, scratch.docinfo.unparse(resolved=True))
+    return stream, number
+
+
+def _extra(dictionary: pikepdf.Object, source: _Source, made: tuple[str, ...]) -> bytes:
+    """The entries of `dictionary` other than those `made` here, as text to end a dictionary with."""
+    kept = pikepdf.Dictionary({key: value for key, value in dictionary.items() if key not in made})
+    text = source.renumber(kept.unparse()).strip()
+    return b" " + text[2:-2].strip() if len(kept) else b""
+
+
+def _indirect(value: pikepdf.Object, source: _Source, objects: _Objects) -> int:
+    if value.is_indirect:
+        return source.number(value.objgen)
+    number = objects.allocate()
+    objects.object(number, source.renumber(value.unparse()))
+    return number
 
 
 def _resolved(value: Any) -> Any:

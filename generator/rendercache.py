@@ -46,7 +46,8 @@ def join_dated(parts: list[Path], target: Path, deck: Deck, context: BuildContex
     """Join the cached `parts` into `target` with the deck's keywords and the build's date (and page `numbers`)."""
     metadata = pdfjoin.Metadata(keywords=deck.keywords, created=context.timestamp)
     try:
-        pdfjoin.join(parts, target, metadata, page_numbers=numbers)
+        # Each cached part's share of the joined file is kept beside it: a rebuild copies the unchanged parts'.
+        pdfjoin.join_cached(parts, target, metadata, numbers)
     except pdfjoin.JoinError as error:
         raise OutputError(f"{target.name}: {error}") from error
 
@@ -73,8 +74,12 @@ class DocumentCache:
         return self.folder / f"{self.prefix}{hashlib.sha256(material.encode('utf-8')).hexdigest()[:32]}.pdf"
 
     def keep_only(self, used: list[Path]) -> None:
-        """Forget the PDFs of this prefix a build no longer uses, so the cache does not grow with every edit."""
+        """Forget the PDFs of this prefix a build no longer uses, so the cache does not grow with every edit, and
+        the join forms (`pdfjoin.form_path`) but those of the parts used, in this format."""
         for stale in set(self.folder.glob(f"{self.prefix}*.pdf")) - set(used):
+            stale.unlink(missing_ok=True)
+        forms = {pdfjoin.form_path(path) for path in used}
+        for stale in set(self.folder.glob(f"{self.prefix}*.pdf.join*")) - forms:
             stale.unlink(missing_ok=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import marshal
 import os
 import re
 import subprocess
@@ -334,3 +335,155 @@ def test_memory_does_not_grow_with_the_output(tmp_path: Path) -> None:
     assert peak_growth < 64 * objects * 56, (
         f"peak +{peak_growth / 1e6:.1f} MB for +{output_growth / 1e6:.1f} MB out, {objects * 56} more objects"
     )
+
+
+# Join forms: each part's share of the joined file, kept beside it (`keep_forms`) and copied by the next join.
+
+
+class _Counted:
+    """`pdfjoin._make_form`, counting the parts it makes a form of (by file name)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.made: list[str] = []
+        make = pdfjoin._make_form
+
+        def counted(part: pikepdf.Pdf, key: Any) -> Any:
+            self.made.append(Path(part.filename).name)
+            return make(part, key)
+
+        monkeypatch.setattr(pdfjoin, "_make_form", counted)
+
+
+def _copied(paths: list[Path], folder: Path) -> list[Path]:
+    """Copies of `paths` in `folder` (their forms are written beside them), with their times."""
+    folder.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for path in paths:
+        copy = folder / path.name
+        copy.write_bytes(path.read_bytes())
+        os.utime(copy, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))
+        copies.append(copy)
+    return copies
+
+
+def _cold(parts: list[Path], folder: Path, metadata: pdfjoin.Metadata | None, numbers: Path | None = None) -> bytes:
+    """The join of `parts` with nothing kept: made from the parts alone, in a folder of their own."""
+    target = folder / "cold.pdf"
+    pdfjoin.join(_copied(parts, folder / "cold"), target, metadata, numbers)
+    assert not list((folder / "cold").glob("*.join*")), "nothing kept beside the parts without keep_forms"
+    return target.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def replacement(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another first part of questions: other text, another number of objects (a note edited, one removed)."""
+    folder = tmp_path_factory.mktemp("replacement")
+    return _write(_page("Questions", _questions(range(1, 29), tricky=3)), folder / "first-edited.pdf")
+
+
+def test_a_join_copying_kept_forms_writes_the_cold_joins_bytes(
+    parts: Parts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    metadata = pdfjoin.Metadata("alpha, beta", EPOCH)
+    cold = _cold(parts.all, tmp_path, metadata, parts.numbers)
+    counted = _Counted(monkeypatch)
+    kept = _copied(parts.all, tmp_path / "kept")
+    target = tmp_path / "joined.pdf"
+    pdfjoin.join(kept, target, metadata, parts.numbers, keep_forms=True)
+    assert counted.made == [path.name for path in kept], "no form kept yet: each made"
+    assert sorted(path.name for path in (tmp_path / "kept").glob("*.join*")) == sorted(
+        pdfjoin.form_path(path).name for path in kept
+    )
+    assert target.read_bytes() == cold, "making the forms writes what a cold join does"
+    pdfjoin.join(kept, target, metadata, parts.numbers, keep_forms=True)
+    assert counted.made == [path.name for path in kept], "every form copied the second time"
+    assert target.read_bytes() == cold
+    # Without metadata (the sheet's last part, joined again): the first part's form is another one.
+    pdfjoin.join(kept, target, None, parts.numbers, keep_forms=True)
+    assert counted.made[3:] == [kept[0].name], "only the first part's form depends on the metadata"
+    assert target.read_bytes() == _cold(parts.all, tmp_path / "plain", None, parts.numbers)
+
+
+def test_replacing_one_part_makes_its_form_only(
+    parts: Parts, replacement: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = _copied([*parts.all, replacement], tmp_path / "kept")
+    before, after = kept[:3], [kept[0], kept[3], kept[2]]
+    metadata = pdfjoin.Metadata("k", EPOCH)
+    target = tmp_path / "joined.pdf"
+    pdfjoin.join(before, target, metadata, keep_forms=True)
+    counted = _Counted(monkeypatch)
+    pdfjoin.join(after, target, metadata, keep_forms=True)
+    assert counted.made == [replacement.name], "the parts after it keep their numbers: their forms are copied"
+    old, new = _span(kept[1]), _span(kept[3])
+    assert old != new and pdfjoin._reserved(old) == pdfjoin._reserved(new), "other numbers, within the reserve"
+    assert target.read_bytes() == _cold(after, tmp_path, metadata)
+    with pikepdf.open(target) as pdf:
+        assert pdf.check_pdf_syntax() == []
+        assert len(pdf.pages) == parts.pages[0] + pdfjoin.pages_in(replacement) + parts.pages[2]  # type: ignore[operator]
+
+
+def test_a_part_outgrowing_its_reserve_moves_the_later_parts(
+    parts: Parts, replacement: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No room to spare: the edited part's other number of objects moves the next part's numbers.
+    monkeypatch.setattr(pdfjoin, "_RESERVE", 1)
+    kept = _copied([*parts.all, replacement], tmp_path / "kept")
+    before, after = kept[:3], [kept[0], kept[3], kept[2]]
+    target = tmp_path / "joined.pdf"
+    pdfjoin.join(before, target, None, keep_forms=True)
+    counted = _Counted(monkeypatch)
+    pdfjoin.join(after, target, None, keep_forms=True)
+    assert counted.made == [replacement.name, kept[2].name], "the later part numbered further on: made again"
+    assert target.read_bytes() == _cold(after, tmp_path, None)
+    assert _span(kept[1]) != _span(kept[3])
+
+
+def _span(part: Path) -> int:
+    """How many numbers the part's kept form uses."""
+    data = pdfjoin.form_path(part).read_bytes()
+    start = len(pdfjoin._MAGIC) + pdfjoin._SIZES.size
+    record_size = pdfjoin._SIZES.unpack_from(data, len(pdfjoin._MAGIC))[0]
+    return int(marshal.loads(data[start : start + record_size])[1])
+
+
+def test_a_damaged_form_is_made_again_not_used(parts: Parts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    metadata = pdfjoin.Metadata("k", EPOCH)
+    cold = _cold(parts.all, tmp_path, metadata)
+    kept = _copied(parts.all, tmp_path / "kept")
+    target = tmp_path / "joined.pdf"
+    pdfjoin.join(kept, target, metadata, keep_forms=True)
+    forms = [pdfjoin.form_path(path) for path in kept]
+    whole = [form.read_bytes() for form in forms]
+    forms[0].write_bytes(whole[0][:-100])  # cut short
+    flipped = bytearray(whole[1])
+    flipped[-500] ^= 0x20  # a byte of its objects changed, the length the same
+    forms[1].write_bytes(bytes(flipped))
+    flipped = bytearray(whole[2])
+    flipped[200] ^= 0x01  # a byte of its records
+    forms[2].write_bytes(bytes(flipped))
+    counted = _Counted(monkeypatch)
+    pdfjoin.join(kept, target, metadata, keep_forms=True)
+    assert counted.made == [path.name for path in kept]
+    assert target.read_bytes() == cold
+    assert [form.read_bytes() for form in forms] == whole, "made again and kept whole"
+    # A part file replaced under the same name (another size or time): its old form is not used.
+    kept[1].write_bytes(parts.second.read_bytes())
+    pdfjoin.join(kept, target, metadata, keep_forms=True)
+    assert counted.made[3:] == [kept[1].name]
+    assert target.read_bytes() == _cold([parts.contents, parts.second, parts.second], tmp_path / "same", metadata)
+
+
+def test_the_cache_forgets_the_forms_of_parts_it_forgets(tmp_path: Path) -> None:
+    from generator.rendercache import DocumentCache
+
+    cache = DocumentCache(tmp_path, "deck-a4+full-", {})
+    names = ["deck-a4+full-1.pdf", "deck-a4+full-2.pdf", "deck-a4+pdf-3.pdf"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"%PDF")
+        pdfjoin.form_path(tmp_path / name).write_bytes(b"form")
+    (tmp_path / "deck-a4+full-1.pdf.join0").write_bytes(b"a form of an older format")
+    cache.keep_only([tmp_path / names[0]])
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [names[0], pdfjoin.form_path(tmp_path / names[0]).name, names[2], pdfjoin.form_path(tmp_path / names[2]).name]
+    ), "the forgotten part's form and the old format's go; another output's are not this cache's"
