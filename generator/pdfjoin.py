@@ -104,6 +104,9 @@ def ends_whole(path: Path) -> bool:
 
 # The join forms' format: a form of another format is made again, not read.
 _FORM_FORMAT = 1
+# How `join` writes a file: a PDF that is itself a join and is cached by what it holds (the cheat sheet's last part,
+# two pieces joined) names this in its key, so a build with a join that writes other bytes makes it afresh.
+JOIN_FORMAT = "joined a part at a time, forms 1"
 FORM_SUFFIX = f".join{_FORM_FORMAT}"
 
 

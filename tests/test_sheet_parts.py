@@ -130,6 +130,16 @@ def test_rebuild_renders_only_the_edited_part_and_forgets_the_old_one(
     assert cached_after != cached_before
 
 
+def test_a_join_that_writes_other_bytes_lays_the_joined_last_part_out_again(
+    first_build: FirstBuild, small_parts: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last part is itself two pieces joined: kept from a build whose join wrote other bytes, a rebuild would
+    not give a cold build's bytes. Its key names the join's format: another format lays it out again (it alone)."""
+    monkeypatch.setattr(pdfjoin, "JOIN_FORMAT", pdfjoin.JOIN_FORMAT + ", another")
+    _sheet(first_build.content, tmp_path / "build")
+    assert small_parts == ["59"], "only the last part (question 59) is laid out again"
+
+
 def test_a_damaged_cache_entry_is_rendered_again(
     first_build: FirstBuild, small_parts: list[str], tmp_path: Path
 ) -> None:

@@ -127,7 +127,9 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
         last_missing: tuple[Path, list[Note], bool] | None = None
         for index, notes in enumerate(note_parts):
             first, last = index == 0, index == len(note_parts) - 1
-            loads = rendercache.loads_of(deck, notes, context) + (_BALANCED_BY_HEIGHT if last else "")
+            # The last part is two pieces joined (`_lay_out_last_part`): its bytes are also the join's.
+            balanced = _BALANCED_BY_HEIGHT + pdfjoin.JOIN_FORMAT if last else ""
+            loads = rendercache.loads_of(deck, notes, context) + balanced
             path = cache.path_for(part_html(deck, notes, first, last, context), loads)
             pages_of[path] = pdfjoin.pages_in(path)
             # Not cached, or cached but unreadable (a damaged file): rendered afresh. The HTML is made again
