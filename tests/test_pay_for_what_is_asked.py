@@ -9,8 +9,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from multiprocessing import resource_tracker
 from pathlib import Path
@@ -225,3 +227,40 @@ def test_a_page_build_after_an_edit_imports_neither_genanki_nor_v8(
     assert done.returncode == 0, done.stderr
     assert "Edited." in (tmp_path / "out" / "dl-interview-51-65.html").read_text(encoding="utf-8"), "the page was built"
     assert done.stdout.split() == [], f"imported by a page build: {done.stdout.strip()}"
+
+
+_KILLED_PARENT = """
+import os, time
+from generator import processes
+with processes.worker_pool(1) as pool:
+    print(pool.submit(os.getpid).result(), flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal is Linux's")
+def test_a_worker_ends_when_its_build_is_killed_outright() -> None:
+    """SIGKILL gives the build no chance to end its pool: the worker ends anyway (the kernel signals it)."""
+    # stderr away: the killed build's resource tracker reports the semaphores it cleans up after it.
+    command = [sys.executable, "-c", _KILLED_PARENT]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT) as build:
+        try:
+            assert build.stdout is not None
+            worker = int(build.stdout.readline())
+            os.kill(build.pid, signal.SIGKILL)
+            build.wait()
+            deadline = time.monotonic() + 10
+            while _running(worker) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not _running(worker), f"worker {worker} still running after its build was killed"
+        finally:
+            build.kill()
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is a process that has not ended (a zombie has ended: its parent is gone and init reaps it)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
