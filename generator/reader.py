@@ -176,12 +176,18 @@ class _Relocating(pickle.Pickler):
     def __init__(self, file: BinaryIO, content_dir: Path) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.content_dir = content_dir
+        # Each distinct path worked out once: a note's file is in every Location it holds (its formulas' too), ~24
+        # times a note, and pathlib's relative_to is most of saving a big deck's store after an edit.
+        self._places: dict[PurePath, str | None] = {}
 
     def persistent_id(self, obj: Any) -> str | None:
-        # By the path's words, not the file system's: a path as the user gave it (relative or not) stays in that form.
-        if isinstance(obj, PurePath) and obj.is_relative_to(self.content_dir):
-            return obj.relative_to(self.content_dir).as_posix()
-        return None
+        if not isinstance(obj, PurePath):
+            return None
+        if obj not in self._places:
+            # By the path's words, not the file system's: a path as the user gave it (relative or not) stays so.
+            inside = obj.is_relative_to(self.content_dir)
+            self._places[obj] = obj.relative_to(self.content_dir).as_posix() if inside else None
+        return self._places[obj]
 
 
 class _Rebasing(pickle.Unpickler):
