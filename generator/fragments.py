@@ -210,6 +210,12 @@ def _styled_classes(stylesheet: str) -> frozenset[str]:
     return frozenset(_CSS_CLASS.findall(_CSS_COMMENT.sub("", stylesheet)))
 
 
+def total_written_in(stylesheet: str, pages: int, count: int | None) -> str:
+    """A printed stylesheet for a piece of a page-number overlay (`count` pages of `pages`): the pages' total
+    written in, since `counter(pages)` would count the piece's own. The whole overlay's stylesheet as it is."""
+    return stylesheet if count is None else stylesheet.replace("counter(pages)", f'"{pages}"')
+
+
 @functools.cache
 def light_code_css() -> str:
     """Pygments' light colours for `.highlight`: what print uses."""

@@ -44,6 +44,7 @@ again from the part.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import marshal
@@ -113,6 +114,23 @@ FORM_SUFFIX = f".join{_FORM_FORMAT}"
 def form_path(part: Path) -> Path:
     """Where the join form of the part at `part` is kept: beside it, named for it (never `*.pdf`: not a part)."""
     return part.with_name(part.name + FORM_SUFFIX)
+
+
+def concatenate(parts: list[Path], target: Path) -> None:
+    """The pages of untagged PDFs (a page-number overlay's pieces), one after another, at `target` (whole or not at
+    all). Small pages of text only: qpdf's model of them is small, unlike a joined booklet's."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.concatenated")
+    try:
+        with pikepdf.Pdf.new() as whole, contextlib.ExitStack() as stack:
+            for part in parts:
+                # qpdf copies stream data lazily, from the part's file: it stays open until the save.
+                whole.pages.extend(stack.enter_context(pikepdf.open(part)).pages)
+            whole.save(partial, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+        os.replace(partial, target)
+    except (pikepdf.PdfError, OSError) as error:
+        raise JoinError(f"cannot put {len(parts)} pieces of page numbers together: {error}") from error
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def join(

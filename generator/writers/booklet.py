@@ -20,6 +20,7 @@ numbers are laid over the joined file.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import html
 import itertools
@@ -173,13 +174,17 @@ def front_html(deck: Deck, pages: dict[int, int], context: BuildContext) -> str:
     return _booklet_html(deck, context, front=True, contents=contents, notes=(), numbered=False, dated=False)
 
 
-def numbers_html(deck: Deck, pages: int, context: BuildContext) -> str:
-    """Blank pages with the booklet's page numbers, laid over the joined parts (none on the title page)."""
+def numbers_html(deck: Deck, pages: int, context: BuildContext, first: int = 0, count: int | None = None) -> str:
+    """Blank pages with the booklet's page numbers, laid over the joined parts (none on the title page).
+
+    With `count`, only pages `first` to `first + count` of the `pages` (`rendercache.page_numbers`' pieces).
+    """
     return context.render(
         "booklet-numbers.html.j2",
         deck=deck,
-        pages=pages,
-        css=context.print_css("booklet.css"),
+        pages=pages if count is None else count,
+        first=first,
+        css=fragments.total_written_in(context.print_css("booklet.css"), pages, count),
         page_size=PAPERS[context.paper],
     )
 
@@ -616,7 +621,9 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
             raise OutputError(f"{target.name}: the contents' page numbers do not settle")
 
         pages = front_pages + before
-        numbers = rendercache.page_numbers(cache, deck, target, context, numbers_html(deck, pages, context), pages)
+        document = numbers_html(deck, pages, context)
+        piece = functools.partial(numbers_html, deck, pages, context)
+        numbers = rendercache.page_numbers(cache, deck, target, context, document, pages, piece)
         rendercache.join_dated([front, *paths], target, deck, context, numbers)
         cache.keep_only([front, *paths, numbers])
         memory.save(

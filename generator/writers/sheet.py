@@ -83,12 +83,14 @@ def part_html(deck: Deck, notes: Sequence[Note], first_part: bool, last_part: bo
     return _sheet_html(deck, notes, context, first_part=first_part, last_part=last_part, numbered=False, dated=False)
 
 
-def numbers_html(deck: Deck, pages: int, context: BuildContext) -> str:
+def numbers_html(deck: Deck, pages: int, context: BuildContext, first: int = 0, count: int | None = None) -> str:
+    """Blank pages with the sheet's page numbers; with `count`, only pages `first` to `first + count` of `pages`."""
     return context.render(
         "cheatsheet-numbers.html.j2",
         deck=deck,
-        pages=pages,
-        css=context.print_css("cheatsheet.css"),
+        pages=pages if count is None else count,
+        first=first,
+        css=fragments.total_written_in(context.print_css("cheatsheet.css"), pages, count),
         page_size=PAPERS[context.paper],
     )
 
@@ -146,7 +148,9 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
             _lay_out_last_part(deck, *last_missing, context, target)
         parts = list(pages_of)
         pages = sum(count if count is not None else pdfjoin.pages_in(path) or 0 for path, count in pages_of.items())
-        numbers = rendercache.page_numbers(cache, deck, target, context, numbers_html(deck, pages, context), pages)
+        document = numbers_html(deck, pages, context)
+        piece = functools.partial(numbers_html, deck, pages, context)
+        numbers = rendercache.page_numbers(cache, deck, target, context, document, pages, piece)
         rendercache.join_dated(parts, target, deck, context, numbers)
         cache.keep_only([*parts, numbers])
 
