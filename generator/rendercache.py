@@ -106,14 +106,13 @@ def render_all(
     roots: list[Path],
     options: dict[str, Any],
     jobs: int,
-    isolated: bool = False,
 ) -> list[str]:
     """Render each (path, make-the-HTML) to its path; the error messages, if any.
 
     On `jobs` processes with a few documents in flight at a time (the HTML is made when a document's
-    turn comes); one document with one job is rendered in this process, unless `isolated`.
+    turn comes); one document, or one job, is rendered in this process.
     """
-    rendered = render_measured(documents, base_url, roots, options, jobs, None, isolated)
+    rendered = render_measured(documents, base_url, roots, options, jobs, None)
     return [error for error, _ in rendered if error]
 
 
@@ -124,7 +123,6 @@ def render_measured(
     options: dict[str, Any],
     jobs: int,
     measure: Callable[[Any], Any] | None,
-    isolated: bool = False,
 ) -> list[tuple[str | None, Any]]:
     """As `render_all`, and also what `measure` (a module-level function) reads from each layout.
 
@@ -136,7 +134,7 @@ def render_measured(
         return (make(), base_url, folders, str(path), options, measure)
 
     results: dict[int, tuple[str | None, Any]] = {}
-    if isolated or (jobs > 1 and len(documents) > 1):
+    if jobs > 1 and len(documents) > 1:
         # spawn, not fork: a forked worker would carry the whole deck and every formula with it.
         workers = max(1, min(jobs, len(documents)))
         with processes.worker_pool(workers) as pool:
@@ -162,9 +160,8 @@ def render_measured(
     return [results[index] for index in range(len(documents))]
 
 
-# The page-number overlay of a longer document is laid out in a worker process (with -j > 1), whose memory goes
-# when it ends. Blank numbered pages are light (500 took 53 MB more and 2.8 s here), and a worker costs ~1.3 s of
-# CPU to start (Python, WeasyPrint, the fonts): up to this many pages, the build's own process lays them out.
+# The page-number overlay is laid out this many pages at a time, in the build's own process: blank numbered pages
+# are light (500 took 53 MB more and 2.8 s here), but WeasyPrint's cost grows faster than a document's pages.
 _PAGES_IN_PROCESS = 400
 
 
@@ -175,14 +172,13 @@ def render_for(
     documents: list[tuple[Path, Callable[[], str]]],
     jobs: int,
     options: dict[str, Any] | None = None,
-    isolated: bool = False,
 ) -> None:
     """Render a writer's documents into the cache, loading files only from the deck's content folder and the
     templates; the first error as an OutputError naming `target`."""
     base_url = str(deck.content_dir.resolve()) + "/"
     roots = context.pdf_roots(deck.content_dir)
     chosen = pdfengine.PDF_OPTIONS if options is None else options
-    if errors := render_all(documents, base_url, roots, chosen, jobs, isolated):
+    if errors := render_all(documents, base_url, roots, chosen, jobs):
         raise OutputError(f"{target.name}: {errors[0]}")
 
 
@@ -191,30 +187,29 @@ def page_numbers(
     deck: Deck,
     target: Path,
     context: BuildContext,
-    document: str,
+    overlay: Callable[[int, int | None], str],
     pages: int,
-    piece: Callable[[int, int], str] | None = None,
 ) -> Path:
-    """The cached page-number overlay `document` of `pages` pages (laid out if it is not cached), for `join_dated`.
+    """The cached page-number overlay of `pages` pages (laid out if it is not cached), for `join_dated`.
 
-    `piece(first, count)`: the overlay's pages `first` to `first + count` alone, numbered as in the whole. An
-    overlay longer than `_PAGES_IN_PROCESS` pages is laid out that many pages at a time, here, and the pieces put
-    one after another: laid out at once, a 5,000-note booklet's 5,150 pages took 72 s of CPU and ~530 MB.
+    `overlay(first, count)`: the overlay's pages `first` to `first + count` alone, numbered as in the whole
+    (`overlay(0, None)`: the whole). One longer than `_PAGES_IN_PROCESS` pages is laid out that many pages at a time,
+    here, and the pieces put one after another: laid out at once, a 5,000-note booklet's 5,150 pages took 72 s of
+    CPU and ~530 MB.
     """
+    document = overlay(0, None)
     numbers = cache.path_for(document, context.fonts.fingerprint())
     if pdfjoin.pages_in(numbers) == pages:
         return numbers
-    if piece is None or pages <= _PAGES_IN_PROCESS:
-        # Hundreds of pages laid out at once: in a worker process, whose memory goes when it ends.
-        isolated = context.jobs > 1 and pages > _PAGES_IN_PROCESS
-        render_for(deck, target, context, [(numbers, lambda: document)], context.jobs, {}, isolated)
+    if pages <= _PAGES_IN_PROCESS:
+        render_for(deck, target, context, [(numbers, lambda: document)], context.jobs, {})
         return numbers
     pieces: list[Path] = []
     try:
         for first in range(0, pages, _PAGES_IN_PROCESS):
             path = numbers.with_name(f"{numbers.name}.{os.getpid()}.{first}.piece")
             pieces.append(path)
-            made = functools.partial(piece, first, min(_PAGES_IN_PROCESS, pages - first))
+            made = functools.partial(overlay, first, min(_PAGES_IN_PROCESS, pages - first))
             render_for(deck, target, context, [(path, made)], 1, {})
         pdfjoin.concatenate(pieces, numbers)
     except pdfjoin.JoinError as error:

@@ -621,9 +621,8 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
             raise OutputError(f"{target.name}: the contents' page numbers do not settle")
 
         pages = front_pages + before
-        document = numbers_html(deck, pages, context)
-        piece = functools.partial(numbers_html, deck, pages, context)
-        numbers = rendercache.page_numbers(cache, deck, target, context, document, pages, piece)
+        overlay = functools.partial(numbers_html, deck, pages, context)
+        numbers = rendercache.page_numbers(cache, deck, target, context, overlay, pages)
         rendercache.join_dated([front, *paths], target, deck, context, numbers)
         cache.keep_only([front, *paths, numbers])
         memory.save(

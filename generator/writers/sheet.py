@@ -148,9 +148,8 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
             _lay_out_last_part(deck, *last_missing, context, target)
         parts = list(pages_of)
         pages = sum(count if count is not None else pdfjoin.pages_in(path) or 0 for path, count in pages_of.items())
-        document = numbers_html(deck, pages, context)
-        piece = functools.partial(numbers_html, deck, pages, context)
-        numbers = rendercache.page_numbers(cache, deck, target, context, document, pages, piece)
+        overlay = functools.partial(numbers_html, deck, pages, context)
+        numbers = rendercache.page_numbers(cache, deck, target, context, overlay, pages)
         rendercache.join_dated(parts, target, deck, context, numbers)
         cache.keep_only([*parts, numbers])
 
