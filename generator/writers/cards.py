@@ -11,6 +11,7 @@ then fewer key points with a "continued in the deck" line; a card that still doe
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -112,6 +113,25 @@ def marks(paper: Paper, x: float, y: float) -> list[dict[str, float]]:
             start_y = corner_y + near if outward_y > 0 else corner_y - far
             lines.append({"left": corner_x - t / 2, "top": start_y, "width": t, "height": MARK_LENGTH_MM})
     return lines
+
+
+def marks_image(paper: Paper, lines: list[dict[str, float]]) -> str:
+    """A sheet side's cut marks as one SVG the size of the sheet (millimetres as its units), as a data URI.
+
+    Drawn as one background, not as a positioned box per hairline: a side's 64 boxes, each with its own style to
+    parse, stacking context and background, were a third of a sheet's layout. The same marks recur on every full
+    sheet, and an SVG of plain rectangles is drawn once per process and replayed (`pdfengine._memoize_formulas`).
+    """
+    rects = "".join(
+        f'<rect x="{line["left"]:.3f}" y="{line["top"]:.3f}" '
+        f'width="{line["width"]:.3f}" height="{line["height"]:.3f}"/>'
+        for line in lines
+    )
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{paper.width:.3f}mm" height="{paper.height:.3f}mm" '
+        f'viewBox="0 0 {paper.width:.3f} {paper.height:.3f}"><g fill="#000">{rects}</g></svg>'
+    )
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("ascii")).decode("ascii")
 
 
 def key_point_units(fragment: str) -> list[tuple[int, str]]:
@@ -256,8 +276,8 @@ def html_of(
             )
             front_marks += marks(sheet, front_x, front_y)
             back_marks += marks(sheet, back_x, back_y)
-        pages.append({"number": number, "side": "fronts", "cards": fronts, "marks": front_marks})
-        pages.append({"number": number, "side": "backs", "cards": backs, "marks": back_marks})
+        pages.append({"number": number, "side": "fronts", "cards": fronts, "marks": marks_image(sheet, front_marks)})
+        pages.append({"number": number, "side": "backs", "cards": backs, "marks": marks_image(sheet, back_marks)})
     return context.render(
         "cards.html.j2",
         deck=deck,
