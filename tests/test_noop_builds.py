@@ -252,3 +252,30 @@ def test_one_listing_is_what_rglob_and_stat_give(tmp_path: Path) -> None:
         assert entry.info == (path.stat() if path.exists() else None)
     assert stamps.tree(content, listed=listed) == stamps.tree(content)
     assert stamps.listing(tmp_path / "missing") == []
+
+
+def test_loading_the_note_store_shares_paths_and_leaves_the_collector_as_it_was(tmp_path: Path) -> None:
+    """The store is loaded with the cyclic collector paused (for speed): it is on again afterwards, even when the file
+    is damaged, and each place in the folder is one Path however many Locations name it."""
+    import gc
+    import io
+    import pickle
+
+    content = tmp_path / "content"
+    note = content / "1-a.md"
+    buffer = io.BytesIO()
+    reader._Relocating(buffer, content).dump({"a": [note, note, content, content / "figures" / "x.svg"]})
+    assert gc.isenabled()
+    loaded = reader._Rebasing(io.BytesIO(buffer.getvalue()), content).load()
+    assert gc.isenabled(), "the collector was left off"
+    assert loaded == {"a": [note, note, content, content / "figures" / "x.svg"]}
+    assert loaded["a"][0] is loaded["a"][1], "one Path per place"
+    with pytest.raises(pickle.UnpicklingError):
+        reader._Rebasing(io.BytesIO(buffer.getvalue()[:-5] + b"\x00\x00\x00\x00."), content).load()
+    assert gc.isenabled(), "a damaged store left the collector off"
+    gc.disable()
+    try:
+        reader._Rebasing(io.BytesIO(buffer.getvalue()), content).load()
+        assert not gc.isenabled(), "a caller's own pause was ended"
+    finally:
+        gc.enable()
