@@ -16,6 +16,7 @@ import os
 import pickle
 import re
 import time
+import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -140,12 +141,14 @@ class StoredNotes(NoteCache):
         if kept is not None and kept[0] == key:
             problems.found.extend(kept[2])
             self._kept[name] = kept
+            _remember_source(kept[1], key)
             return kept[1]
         before = len(problems.found)
         note = read()
         found = problems.found[before:]
         if not any(self._names_the_folder(problem) for problem in found):
             self._kept[name] = (key, note, found)
+            _remember_source(note, key)
         self._changed = True
         return note
 
@@ -169,6 +172,39 @@ class StoredNotes(NoteCache):
             with temporary.open("wb") as stored:
                 _Relocating(stored, self.content_dir).dump(self._kept)
             os.replace(temporary, self.file)
+
+
+# Each note object read through a `StoredNotes` (or digested by `source_key`) with its key, by the object's id; an
+# entry goes with its note (the weak reference's callback), so a long-lived process does not keep every deck it read.
+_SOURCES: dict[int, tuple[weakref.ref[Note], str]] = {}
+
+
+def _remember_source(note: Note | None, key: str) -> None:
+    if note is None:
+        return
+    identity = id(note)
+
+    def forget(_: object, identity: int = identity) -> None:
+        _SOURCES.pop(identity, None)
+
+    _SOURCES[identity] = (weakref.ref(note, forget), key)
+
+
+def source_key(note: Note) -> str:
+    """What `note` was made from, as a hash: the same key, the same Note once its paths are put under the same content
+    folder (the writers' cached parts find themselves by it, `rendercache.PartSignatures`).
+
+    A note the store gave, or read and kept, has the store's key: its file's name and bytes, the deck's other files,
+    its language and `stamps.environment` (see `StoredNotes.read`). Any other note (read without the store, as
+    `studykit serve` reads, or made anew since, as `obsidian.resolve_links` makes a note whose links it resolves) is
+    hashed whole, once per object.
+    """
+    known = _SOURCES.get(id(note))
+    if known is not None and known[0]() is note:
+        return known[1]
+    key = "note " + hashlib.sha256(pickle.dumps(note, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
+    _remember_source(note, key)
+    return key
 
 
 class _Relocating(pickle.Pickler):

@@ -4,23 +4,30 @@ The cheat sheet, the booklet and the flashcards are rendered part by part (`writ
 `writers/booklet.py`, `writers/cards.py`); each part is a file here named by the hash of everything
 that decides its pages, so a rebuild lays out again only the parts whose notes changed. Only the
 files the last build used are kept.
+
+Making a part's HTML to find its name is itself most of a rebuild of a big bank (every formula's drawing read
+back, code highlighted for print, the templates): so each part is also remembered by its signature, a hash of
+what its HTML is made of (`PartSignatures`: the writer's templates and settings, the deck's fields, each note's
+key as the reader got it, the images it loads), and a rebuild makes the HTML only of the parts whose signature
+it does not know.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import functools
 import gc
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generator import pdfengine, pdfjoin, processes
+from generator import pdfengine, pdfjoin, processes, reader, stamps
 from generator.errors import OutputError
 
 if TYPE_CHECKING:
@@ -39,8 +46,17 @@ def loads_of(deck: Deck, notes: Iterable[Note], context: BuildContext) -> str:
     for relative in (relative for note in notes for relative in note.media):
         digest.update(relative.as_posix().encode("utf-8"))
         with contextlib.suppress(OSError):
-            digest.update(hashlib.sha256((deck.content_dir / relative).read_bytes()).digest())
+            path = (deck.content_dir / relative).absolute()
+            info = path.stat()
+            digest.update(_content_digest(str(path), info.st_size, info.st_mtime_ns, info.st_ino))
     return digest.hexdigest() + context.fonts.fingerprint()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _content_digest(path: str, size: int, mtime_ns: int, inode: int) -> bytes:
+    """A file's sha256, read once per process while its size, time and inode stay: every part of every output
+    asks for its images on every build (a 5,000-note bank's figures were read 625 times for the flashcards alone)."""
+    return hashlib.sha256(Path(path).read_bytes()).digest()
 
 
 def join_dated(parts: list[Path], target: Path, deck: Deck, context: BuildContext, numbers: Path | None = None) -> None:
@@ -82,6 +98,127 @@ class DocumentCache:
         forms = {pdfjoin.form_path(path) for path in used}
         for stale in set(self.folder.glob(f"{self.prefix}*.pdf.join*")) - forms:
             stale.unlink(missing_ok=True)
+
+
+class PartSignatures:
+    """A writer's cached parts by signature: what each part's HTML is made of, hashed without making the HTML.
+
+    A part's file is named by the hash of its HTML (`DocumentCache.path_for`); the build that made the HTML
+    remembers that name under the part's signature, in a JSON file beside the parts, and a later build with the
+    same signature takes the name without making the HTML again. The signature must change whenever the HTML
+    could, so it holds:
+
+    - what the writer's HTML takes from the build and the deck as a whole (`_writer_key`): studykit's code and
+      libraries and the math engine (`stamps.environment`: the formulas' drawings, the highlighting), the
+      templates (packaged, by time and size; the deck's own, by content), paper, language, fonts, every field of
+      the deck but its notes, and `deck_wide`, what the writer's template reads of all the notes (the cheat
+      sheet's question count, say). A deck's own copy of the writer's `template` may read any note: then every
+      note's key is in it too;
+    - what tells this part from the others (`values`: first or last part, a sheet's number);
+    - each of its notes' key (`reader.source_key`);
+    - what the part loads (`loads_of`, and what a writer adds to its key besides the HTML): the file's name
+      depends on it too.
+
+    Only the signatures of the parts a build keeps are saved (`save`), as `keep_only` keeps only their files.
+    A file's page count, when the writer records it (`pages`), is kept by file name: the file is the layout of
+    one HTML, so while it is whole it has those pages, whichever signature found it.
+    """
+
+    def __init__(
+        self,
+        cache: DocumentCache,
+        deck: Deck,
+        context: BuildContext,
+        writer: str,
+        template: str,
+        deck_wide: Sequence[object] = (),
+    ) -> None:
+        self.cache = cache
+        self.file = cache.folder / f"{cache.prefix}signatures.json"
+        self._base = stamps.digest([*_writer_key(deck, context, writer, template, deck_wide), cache._salt])
+        self._names: dict[str, str] = {}
+        self._pages: dict[str, int] = {}
+        # Missing, damaged or of another shape: every part's HTML is made, as on a first build.
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+            saved = json.loads(self.file.read_text(encoding="utf-8"))
+            self._names = {
+                str(signature): str(name)
+                for signature, name in saved["names"].items()
+                if _part_name(str(name), cache.prefix)  # never a path out of the folder, whatever the file says
+            }
+            self._pages = {str(name): int(count) for name, count in saved["pages"].items()}
+        self._saved = (dict(self._names), dict(self._pages))
+        self._used: dict[str, str] = {}  # the signatures this build met, with their files' names
+
+    def path_for(
+        self, notes: Iterable[Note], values: Sequence[object], document: Callable[[], str], extra: str
+    ) -> Path:
+        """Where the part of `notes` is kept (`DocumentCache.path_for` of its HTML, `document()`, and `extra`): the
+        name remembered for its signature, else the HTML is made to name it. `values`: what else sets the part's
+        HTML apart (its place among the parts); `extra` is in the signature as it is in the file's name."""
+        signature = stamps.digest([self._base, *values, extra, *(reader.source_key(note) for note in notes)])[:32]
+        name = self._used.get(signature) or self._names.get(signature)
+        path = self.cache.folder / name if name is not None else self.cache.path_for(document(), extra)
+        self._used[signature] = path.name
+        return path
+
+    def pages(self, path: Path) -> int | None:
+        """The pages of the part at `path`, as counted when it was laid out, if it is there and whole."""
+        count = self._pages.get(path.name)
+        return count if count is not None and pdfjoin.ends_whole(path) else None
+
+    def counted(self, path: Path, pages: int) -> None:
+        self._pages[path.name] = pages
+
+    def save(self, kept: Iterable[Path]) -> None:
+        """Remember the signatures this build met whose files it keeps (and only those, with their page counts)."""
+        names = {path.name for path in kept}
+        self._names = {signature: name for signature, name in self._used.items() if name in names}
+        self._pages = {name: count for name, count in self._pages.items() if name in names}
+        if (self._names, self._pages) == self._saved:
+            return
+        temporary = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
+        try:
+            temporary.write_text(json.dumps({"names": self._names, "pages": self._pages}, sort_keys=True), "utf-8")
+            os.replace(temporary, self.file)
+        except OSError:
+            pass  # a cache that cannot be written: the next build makes the HTML to find the parts
+        finally:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+
+
+def _part_name(name: str, prefix: str) -> bool:
+    return name.startswith(prefix) and name.endswith(".pdf") and "/" not in name and "\\" not in name
+
+
+def _writer_key(
+    deck: Deck, context: BuildContext, writer: str, template: str, deck_wide: Sequence[object]
+) -> list[object]:
+    """What every part of one writer's output shares of what its HTML is made of (see `PartSignatures`)."""
+    own: list[tuple[str, str]] = []
+    for folder in context.deck_templates:
+        for path in sorted(folder.rglob("*")):
+            with contextlib.suppress(OSError):
+                if path.is_file():
+                    own.append((path.relative_to(folder).as_posix(), hashlib.sha256(path.read_bytes()).hexdigest()))
+    fields = [(field.name, getattr(deck, field.name)) for field in dataclasses.fields(deck) if field.name != "notes"]
+    key: list[object] = [
+        stamps.environment(),
+        writer,
+        context.paper,
+        context.language,
+        context.fonts.fingerprint(),
+        fields,
+        str(deck.content_dir.resolve()),
+        *stamps.tree(context.templates_dir),
+        own,
+        *deck_wide,
+    ]
+    # The packaged templates read of the deck's notes only what `deck_wide` holds; a deck's own may read any of them.
+    if any((folder / template).is_file() for folder in context.deck_templates):
+        key += [reader.source_key(note) for note in deck.notes]
+    return key
 
 
 @contextlib.contextmanager

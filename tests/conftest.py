@@ -86,6 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # one worker while the other has finished.
 LONGEST_FIRST = (
     "test_booklet_parts.py",
+    "test_part_signatures.py",
     "test_page_quality.py",
     "test_property.py",
     "test_cheatsheet.py",

@@ -6,7 +6,8 @@ unless it is longer than a page. Math is vector SVG, code keeps its Pygments col
 content folder.
 
 The booklet is laid out in parts, each cached by the hash of its HTML, then joined (as the cheat sheet is):
-after editing one note only that note's part is laid out again, and memory stays that of one part. A part
+after editing one note only that note's part is laid out again, and memory stays that of one part (and only
+its HTML is made again: the others are found by their signatures, `rendercache.PartSignatures`). A part
 begins with a question that starts at the top of a page: a question opens a page only when the one before
 leaves too little room, and whatever follows a page break is laid out the same whether or not what came
 before is in the same document. So the parts are cut where questions open pages, and laid out alone they
@@ -337,11 +338,19 @@ class _Parts:
     """The questions cut into runs that each start at the top of a page, every run laid out (or cached)."""
 
     def __init__(self, deck: Deck, target: Path, context: BuildContext, cache: DocumentCache, memory: _Memory) -> None:
+        from generator import rendercache
+
         self.deck = deck
         self.target = target
         self.context = context
         self.cache = cache
         self.memory = memory
+        # What every run's HTML takes from the deck as a whole: which question is the deck's first (the others are
+        # `later`), and `deck.keywords`, which the template reads (for the whole booklet's head).
+        first = deck.notes[0].id if deck.notes else None
+        self.signatures = rendercache.PartSignatures(
+            cache, deck, context, WRITER.name, "booklet.html.j2", (first, deck.keywords)
+        )
         self.flow_on_mm = flow_on_room_mm(context.print_css("booklet.css"))
         self.layouts: dict[str, PartLayout] = {}  # by cached file name, the runs this build laid out or found
         # Where a question opened a page although the part before it left room: found now, or remembered and met.
@@ -353,10 +362,11 @@ class _Parts:
         self._unsaved: dict[Path, _LaidOut] = {}
 
     def path(self, notes: Sequence[Note]) -> Path:
+        """Where the run of `notes` is kept: by its signature, its HTML made only when no build remembers it."""
         key = tuple(note.id for note in notes)
         if key not in self._paths:
-            document = part_html(self.deck, notes, self.context)
-            self._paths[key] = self.cache.path_for(document, _loads(self.deck, notes, self.context))
+            html = functools.partial(part_html, self.deck, notes, self.context)
+            self._paths[key] = self.signatures.path_for(notes, (), html, _loads(self.deck, notes, self.context))
         return self._paths[key]
 
     def known(self, notes: Sequence[Note]) -> PartLayout | None:
@@ -535,6 +545,7 @@ class _Parts:
                     break
                 wanted *= 2
             parts.append(self.kept(part))
+        self.signatures.save([self.path(part) for part in parts])
         return parts
 
     def _guess(self) -> list[tuple[Note, ...]]:

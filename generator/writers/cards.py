@@ -7,12 +7,16 @@ a fixed size in millimetres and sits at a position computed here; cut marks sit 
 A card's text must never overflow silently. After each layout the writer measures every card (in
 WeasyPrint's box tree) and gives a card that overflows a smaller type size, then no figure,
 then fewer key points with a "continued in the deck" line; a card that still does not fit is an error.
+
+Each sheet of eight is laid out on its own and kept in the PDF cache by the hash of its HTML, found there by its
+signature (`rendercache.PartSignatures`): a rebuild after an edit makes and lays out the edited note's sheet only.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import os
 import re
@@ -395,7 +399,8 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
     """Each sheet of eight cards laid out on its own (or taken from the cache), then joined and dated.
 
     A card's fit depends on its own note only, so a sheet is kept by the hash of its undated HTML as first laid
-    out: after editing one note, only that note's sheet is laid out again.
+    out: after editing one note, only that note's sheet is laid out again. A sheet is found by its signature
+    (`rendercache.PartSignatures`): only the edited note's sheet's HTML is made again.
     """
     from generator import pdfengine, pdfjoin, rendercache
 
@@ -403,11 +408,14 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
     prefix = rendercache.prefix_for(deck.slug, context.paper, WRITER.name)
     with rendercache.opened(context.cache_dir, prefix, pdfengine.PDF_OPTIONS) as cache:
         remembered = RememberedFits(cache.folder / f"{prefix}fits.json")
+        # A sheet's template is given the sheet's own notes only (`part`): nothing of the deck's notes as a whole.
+        signatures = rendercache.PartSignatures(cache, deck, context, WRITER.name, "cards.html.j2")
         parts = []
         for number, group in enumerate(groups, start=1):
             part = replace(deck, notes=group)
             numbering: dict[str, Any] = {"first_sheet": number, "sheets": len(groups), "dated": False}
-            path = cache.path_for(html_of(part, context, **numbering), rendercache.loads_of(deck, group, context))
+            html = functools.partial(html_of, part, context, **numbering)
+            path = signatures.path_for(group, (number, len(groups)), html, rendercache.loads_of(deck, group, context))
             if not pdfjoin.ends_whole(path):  # named by its HTML's hash: a whole file is that sheet
                 # Keyed only for a sheet laid out: a kept sheet's cards need no key (and no images read again).
                 keys = {note.number: cache.path_for(_card_alone(deck, note, context), "").stem for note in group}
@@ -419,6 +427,7 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
         rendercache.join_dated(parts, target, deck, context)
         cache.keep_only(parts)
         remembered.save([path.name for path in parts])
+        signatures.save(parts)
 
 
 def _card_alone(deck: Deck, note: Note, context: BuildContext) -> str:

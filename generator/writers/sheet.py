@@ -2,7 +2,8 @@
 
 A long sheet is laid out in parts of about a hundred notes, each kept in a cache by the hash of its
 HTML, then joined; a rebuild after editing one note lays out that note's part only, and memory stays
-that of one part.
+that of one part. A part is found in the cache by its signature (`rendercache.PartSignatures`), with its page
+count: a rebuild makes the HTML only of the parts whose notes (or anything else the HTML is made of) changed.
 """
 
 from __future__ import annotations
@@ -122,6 +123,10 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
 
     prefix = rendercache.prefix_for(deck.slug, context.paper, WRITER.name)
     with rendercache.opened(context.cache_dir, prefix, pdfengine.PDF_OPTIONS) as cache:
+        # What every part's HTML takes from the deck as a whole (the template's `question_count` and `keywords`).
+        signatures = rendercache.PartSignatures(
+            cache, deck, context, WRITER.name, "cheatsheet.html.j2", (len(deck.notes), deck.keywords)
+        )
         pages_of: dict[Path, int | None] = {}
         missing: list[tuple[Path, Callable[[], str]]] = []
         missing_notes = 0
@@ -132,14 +137,16 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
             # The last part is two pieces joined (`_lay_out_last_part`): its bytes are also the join's.
             balanced = _BALANCED_BY_HEIGHT + pdfjoin.JOIN_FORMAT if last else ""
             loads = rendercache.loads_of(deck, notes, context) + balanced
-            path = cache.path_for(part_html(deck, notes, first, last, context), loads)
-            pages_of[path] = pdfjoin.pages_in(path)
+            html = functools.partial(part_html, deck, notes, first, last, context)
+            path = signatures.path_for(notes, (first, last), html, loads)
+            # Counted by an earlier build (the file whole), else opened and counted (~20 ms): None when missing.
+            pages_of[path] = signatures.pages(path) or pdfjoin.pages_in(path)
             # Not cached, or cached but unreadable (a damaged file): rendered afresh. The HTML is made again
             # when its turn comes rather than kept: all parts' HTML at once is most of a big bank's math.
             if pages_of[path] is None and last:
                 last_missing = (path, notes, first)
             elif pages_of[path] is None:
-                missing.append((path, functools.partial(part_html, deck, notes, first, last, context)))
+                missing.append((path, html))
                 missing_notes += len(notes)
         # A worker process costs a second or two to start (Python, WeasyPrint, fonts): worth it for a long sheet only.
         workers = context.jobs if missing_notes >= _NOTES_WORTH_WORKERS else 1
@@ -147,11 +154,16 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
         if last_missing is not None:
             _lay_out_last_part(deck, *last_missing, context, target)
         parts = list(pages_of)
-        pages = sum(count if count is not None else pdfjoin.pages_in(path) or 0 for path, count in pages_of.items())
+        for path, count in pages_of.items():
+            if (counted := count if count is not None else pdfjoin.pages_in(path)) is not None:
+                pages_of[path] = counted
+                signatures.counted(path, counted)
+        pages = sum(count or 0 for count in pages_of.values())
         overlay = functools.partial(numbers_html, deck, pages, context)
         numbers = rendercache.page_numbers(cache, deck, target, context, overlay, pages)
         rendercache.join_dated(parts, target, deck, context, numbers)
         cache.keep_only([*parts, numbers])
+        signatures.save(parts)
 
 
 # The files the last part is made of before it is kept (beside it in the cache, each named for the process).
