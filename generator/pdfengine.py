@@ -702,6 +702,7 @@ class Placed:
     top: float = 0.0  # the top of its border box on its first page
     left: float = 0.0  # the left of its border box on its first page
     margin_bottom: float = 0.0
+    page_top: float = 0.0  # the top of its first page's area (where the margin ends)
 
 
 def placed(laid_out: Any, attribute: str) -> list[Placed]:
@@ -712,7 +713,8 @@ def placed(laid_out: Any, attribute: str) -> list[Placed]:
     first: dict[str, Placed] = {}
     for number, page in enumerate(laid_out.pages):
         page_box = page._page_box
-        page_bottom = page_box.content_box_y() + page_box.height
+        page_top = page_box.content_box_y()
+        page_bottom = page_top + page_box.height
         stack = list(reversed(page_box.children[:1]))  # the root element's box; the others are margin boxes
         while stack:
             box = stack.pop()
@@ -722,7 +724,8 @@ def placed(laid_out: Any, attribute: str) -> list[Placed]:
                 bottom = box.border_box_y() + box.border_height()
                 start = first.get(value)
                 if start is None:
-                    start = Placed(value, number, number, bottom, page_bottom, box.border_box_y(), box.border_box_x())
+                    top, left = box.border_box_y(), box.border_box_x()
+                    start = Placed(value, number, number, bottom, page_bottom, top, left, page_top=page_top)
                 first[value] = dataclasses.replace(
                     start, last_page=number, bottom=bottom, page_bottom=page_bottom, margin_bottom=box.margin_bottom
                 )

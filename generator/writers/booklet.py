@@ -15,7 +15,8 @@ give the pages the whole booklet would. A run of questions that follow on is nev
 longest holds seven of its fifteen; a bank of very short notes would make long ones), and short runs share
 a part (`part_starts`). Page numbers and the contents' numbers depend on where the parts land: the parts
 carry neither; the title page and contents are laid out last, with their numbers written in, and the page
-numbers are laid over the joined file.
+numbers are laid over the joined file. A long contents is laid out in pieces the same way, each cut where an
+entry opens a page (`_Front`), so that its memory too stays that of a piece.
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ def _booklet_html(
     notes: Sequence[Note],
     numbered: bool,
     dated: bool,
+    first_entry: int = 0,
 ) -> str:
     # Pygments' rules first, so that the booklet's own `pre` rules win.
     light, booklet_css = fragments.light_code_css(), context.print_css("booklet.css")
@@ -144,6 +146,9 @@ def _booklet_html(
         deck=deck,
         front=front,
         contents=contents,
+        questions=len(deck.notes),
+        continued=first_entry > 0,
+        first_entry=first_entry,
         notes=_print_notes(notes, context.paper, deck.notes[0] if deck.notes else None, applied),
         numbered=numbered,
         css=css,
@@ -166,13 +171,19 @@ def part_html(deck: Deck, notes: Sequence[Note], context: BuildContext) -> str:
     return _booklet_html(deck, context, front=False, contents=[], notes=notes, numbered=False, dated=False)
 
 
-def front_html(deck: Deck, pages: dict[int, int], context: BuildContext) -> str:
-    """The title page and the contents, each question's page number (by question number) written in."""
+def front_html(deck: Deck, pages: dict[int, int], context: BuildContext, first: int = 0, end: int | None = None) -> str:
+    """The title page and the contents, each question's page number (by question number) written in.
+
+    With `first` and `end`, a piece of it: the contents' entries `first` to `end` (not included), the title page and
+    the contents' heading only in the piece from the first entry.
+    """
     contents = [
         {"number": note.number, "question": fragments.print_question(note), "page": pages[note.number]}
-        for note in deck.notes
+        for note in deck.notes[first:end]
     ]
-    return _booklet_html(deck, context, front=True, contents=contents, notes=(), numbered=False, dated=False)
+    return _booklet_html(
+        deck, context, front=True, contents=contents, notes=(), numbered=False, dated=False, first_entry=first
+    )
 
 
 def numbers_html(deck: Deck, pages: int, context: BuildContext, first: int = 0, count: int | None = None) -> str:
@@ -258,6 +269,15 @@ _PART_SPREAD = 12
 # Laying the contents out again because its own page count changed the page numbers it shows: this many times
 # at most (a digit more in a number moving an entry to another page, back and forth).
 _FRONT_ATTEMPTS = 4
+# A contents of more entries than this is laid out in pieces (`_Front`), this many entries at a time. A 5,000-note
+# bank's contents (153 pages, bench/front.py) took 808-871 MB more than the build held before it laid out whole, and
+# in pieces of 1,000 entries +166 MB, 600 +91 MB, 300 +35 MB, 150 +25 MB; CPU 42-49 s each way from 300 up (the
+# machine's noise), 55-59 s in pieces of 150 (38 pieces: each its own fonts and stylesheet, and its last page laid
+# out again with the next).
+_FRONT_ENTRIES = 300
+# How close (CSS px) two entries that open pages start below their pages' tops to be taken as starting alike: the
+# same arithmetic on the same floats puts them there exactly; this only absorbs rounding.
+_TOP_PX = 0.01
 
 
 def flow_on_room_mm(css: str) -> float:
@@ -271,7 +291,8 @@ def flow_on_room_mm(css: str) -> float:
 
 class _Memory:
     """What the last build of this booklet found: which questions began its parts, each part's layout, and
-    which question opened a page although the part before left room.
+    which question opened a page although the part before left room; and the pieces of its title page and contents:
+    the entries each held and was cut from, and its page count.
 
     A JSON file beside the cached parts: with it an unchanged deck lays nothing out, and a one-note edit lays
     out that note's part (and its neighbour's, if the edit moves the boundary between them).
@@ -284,6 +305,11 @@ class _Memory:
         self.layouts: dict[str, PartLayout] = {}
         self.opened: set[str] = set()
         self.front_pages = 0  # none remembered: a first build guesses (`_front_pages_guess`)
+        # Each piece of the title page and contents, by the id of its first entry's question: how many entries it
+        # holds and how many its layout had (`_Front`); and each piece's page count, by cached file name.
+        self.front_cuts: dict[str, tuple[int, int]] = {}
+        self.front_pages_of: dict[str, int] = {}
+        self.front_below_top: float | None = None  # how far below a page's top an entry that opens it starts (px)
         with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
             saved = json.loads(path.read_text(encoding="utf-8"))
             self.notes = {str(identifier) for identifier in saved["notes"]}
@@ -299,14 +325,37 @@ class _Memory:
                 for name, layout in saved["layouts"].items()
             }
             self.front_pages = int(saved["front_pages"])
+            below_top = saved["front_below_top"]  # first: remembered pieces go with where their pages start
+            self.front_below_top = None if below_top is None else float(below_top)
+            self.front_cuts = {
+                str(first): (int(entries), int(window)) for first, entries, window, _, _ in saved["front"]
+            }
+            self.front_pages_of = {str(name): int(pages) for _, _, _, name, pages in saved["front"]}
 
-    def save(self, parts: list[tuple[Note, ...]], layouts: dict[str, PartLayout], opened: set[str], pages: int) -> None:
+    def save(
+        self,
+        parts: list[tuple[Note, ...]],
+        layouts: dict[str, PartLayout],
+        opened: set[str],
+        front: _Front,
+    ) -> None:
         saved = {
             "notes": [note.id for part in parts for note in part],
             "starts": [part[0].id for part in parts],
             "layouts": {name: asdict(layout) for name, layout in layouts.items()},
             "opened": sorted(opened),
-            "front_pages": pages,
+            "front_pages": sum(piece.pages for piece in front.found),
+            "front_below_top": front.below_top,
+            "front": [
+                [
+                    front.deck.notes[piece.first].id,
+                    piece.end - piece.first,
+                    piece.window - piece.first,
+                    piece.path.name,
+                    piece.pages,
+                ]
+                for piece in front.found
+            ],
         }
         temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         try:
@@ -328,10 +377,15 @@ class _LaidOut:
     layout: PartLayout
 
     def save(self, path: Path) -> None:
-        from generator import pdfengine
+        _save_pages(self.document, self.pages, path)
 
-        whole = self.pages == self.document.pages
-        pdfengine.save_atomically(self.document if whole else self.document.copy(self.pages), path)
+
+def _save_pages(document: Any, pages: list[Any], path: Path) -> None:
+    """Save the laid-out pages (of `document`, or of an earlier layout too) at `path`: a file of those pages alone."""
+    from generator import pdfengine
+
+    whole = pages == document.pages
+    pdfengine.save_atomically(document if whole else document.copy(pages), path)
 
 
 class _Parts:
@@ -590,10 +644,209 @@ def _maker(deck: Deck, notes: tuple[Note, ...], context: BuildContext) -> Callab
     return lambda: part_html(deck, notes, context)
 
 
+@dataclass(frozen=True)
+class _FrontPiece:
+    """A piece of the title page and contents: entries `first` to `end` (not included), cut from a layout of the
+    entries `first` to `window` (`end` = `window` for the last piece), cached at `path`."""
+
+    first: int
+    end: int
+    window: int
+    path: Path
+    pages: int
+
+
+def _below_top(entry: Any) -> float:
+    """How far below its page's top a contents entry (`pdfengine.Placed`) starts (CSS px)."""
+    return float(entry.top - entry.page_top)
+
+
+class _Front:
+    """The title page and the contents, the page numbers written in, laid out in pieces (or found in the cache).
+
+    Laid out at once, a 5,000-note contents (153 pages) took ~870 MB more than the build held before it. So its
+    entries are laid out here `_FRONT_ENTRIES` at a time, one piece after another, each cut where an entry opens a
+    page (none of the entry before is on it), as the questions' parts are: a page of the list breaks where the
+    entries before it fill it, so from an entry that opens a page on, the pages are those of that entry and what
+    follows laid out alone (a later piece has no title page or heading, and starts its first entry where an entry
+    that opens a page starts: `starts_as_whole`). A piece laid out from entry a keeps its pages before the last page
+    an entry opens (the last page may hold only part of what follows, and one that begins with the end of an
+    entry split across pages is no place to cut), and the next piece begins with that entry; when none after the
+    first opens a page, twice as many entries are laid out. A contents of `_FRONT_ENTRIES` entries or fewer is one
+    piece: the front whole.
+
+    Where a piece ends depends on the entries laid out with it, so its file is named by its HTML and by the entries
+    after it in that layout (`path`), and what each piece was laid out with is remembered (`_Memory.front_cuts`):
+    a rebuild finds the pieces whose entries, and those after them, did not change, and lays out the others as a
+    build from an empty cache would, giving its pieces and bytes. After an edit that moves page numbers, the pieces
+    holding an entry whose number moved are laid out again (and the one before, when its layout reached one).
+
+    The front's page count decides the page numbers it shows (`write` lays it out again when a guess was wrong):
+    every piece but the last is saved as it is laid out (one layout in memory at a time); the last once `finish`
+    is told the count was right, so that a wrong guess's front, when it is one piece, is never saved. A template
+    that does not mark its entries (data-entry, see the packaged booklet.html.j2), or whose later pieces do not
+    start as the whole contents does, gets its front laid out whole.
+    """
+
+    def __init__(
+        self,
+        deck: Deck,
+        target: Path,
+        context: BuildContext,
+        cache: DocumentCache,
+        memory: _Memory,
+        pages: dict[int, int],
+    ) -> None:
+        self.deck = deck
+        self.target = target
+        self.context = context
+        self.cache = cache
+        self.memory = memory
+        self.pages = pages
+        self._loads = _loads(deck, (), context)
+        # The last piece laid out, not yet saved (its layout and where it goes): see `finish`.
+        self._unsaved: tuple[Any, Path] | None = None
+        # How far below its page's top an entry that opens a page starts (`starts_as_whole`): the last build's until a
+        # layout of this build shows one.
+        self.below_top: float | None = memory.front_below_top
+        self._below_top_now: float | None = None  # as a layout of this build shows it
+        self.found: list[_FrontPiece] = []  # the pieces, once `pieces` found them
+
+    def html(self, first: int, end: int) -> str:
+        return front_html(self.deck, self.pages, self.context, first, end)
+
+    def path(self, first: int, end: int, window: int, document: str | None = None) -> Path:
+        """Where the piece of entries `first` to `end` cut from a layout up to `window` is cached (`document`: its
+        HTML, when made already). The entries after it decide where it ends, and the piece size how many there are."""
+        after = [f"\0{_FRONT_ENTRIES}"]
+        for note in self.deck.notes[end:window]:
+            after.append(f"\0{note.number}\0{fragments.print_question(note)}\0{self.pages[note.number]}")
+        document = self.html(first, end) if document is None else document
+        return self.cache.path_for(document, self._loads + "".join(after))
+
+    def known(self, first: int, end: int, window: int) -> _FrontPiece | None:
+        """The piece, if its PDF is in the cache (and whole)."""
+        from generator import pdfjoin
+
+        path = self.path(first, end, window)
+        pages = self.memory.front_pages_of.get(path.name)
+        if pages is None or not pdfjoin.ends_whole(path):
+            pages = pdfjoin.pages_in(path)
+        return None if pages is None else _FrontPiece(first, end, window, path, pages)
+
+    def remembered(self, first: int) -> _FrontPiece | None:
+        """The piece from entry `first` the last build made, if it is cached for these entries and numbers."""
+        count = len(self.deck.notes)
+        cut = self.memory.front_cuts.get(self.deck.notes[first].id) if first < count else None
+        if cut is None:
+            return None
+        end, window = first + cut[0], first + cut[1]
+        # As a layout cuts: the last piece takes every entry left, any other ends before its layout's last entry.
+        if not (end == window == count or end < window <= count):
+            return None
+        return self.known(first, end, window)
+
+    def pieces(self) -> list[_FrontPiece]:
+        """The pieces in order: the last build's where they are cached, the others laid out here."""
+        count = len(self.deck.notes)
+        pieces: list[_FrontPiece] = []
+        first = 0
+        while first < count:
+            piece = self.remembered(first) or self.lay_out(first)
+            if piece is None:
+                self.found = [self.whole()]
+                return self.found
+            pieces.append(piece)
+            first = piece.end
+        self.found = pieces
+        return pieces
+
+    def lay_out(self, first: int) -> _FrontPiece | None:
+        """Lay the entries from `first` out, `_FRONT_ENTRIES` of them (twice as many, and so on, while no entry after
+        the first opens a page), and keep the pages before the last page an entry opens; None if the template does
+        not mark the entries, or the piece does not start as the whole contents does (`starts_as_whole`)."""
+        from generator import pdfengine
+
+        count = len(self.deck.notes)
+        size = _FRONT_ENTRIES
+        while True:
+            window = min(first + size, count)
+            document = self.html(first, window)
+            if document.count(" data-entry=") < window - first:
+                return None  # a deck's own template: not laid out to find that out
+            laid_out = pdfengine.layout(
+                document, self.deck.content_dir, self.context.pdf_roots(self.deck.content_dir), self.target
+            )
+            entries = pdfengine.placed(laid_out, "data-entry")
+            # The entries (by index, never the first) that open a page: none of the entry before is on it.
+            opening = [
+                index for index in range(1, len(entries)) if entries[index].first_page > entries[index - 1].last_page
+            ]
+            if len(entries) != window - first or not self.starts_as_whole(first, entries, opening):
+                return None
+            if window == count:
+                path = self.path(first, window, window, document)
+                self._unsaved = (laid_out, path)
+                return _FrontPiece(first, window, window, path, len(laid_out.pages))
+            if opening:
+                index, page = opening[-1], entries[opening[-1]].first_page
+                path = self.path(first, first + index, window)
+                _save_pages(laid_out, laid_out.pages[:page], path)
+                return _FrontPiece(first, first + index, window, path, page)
+            del laid_out, entries
+            size *= 2
+
+    def starts_as_whole(self, first: int, entries: list[Any], opening: list[int]) -> bool:
+        """Whether a piece laid out from entry `first` starts where the whole contents has that entry: on its first
+        page, as far below the top as an entry that opens a page after a page break.
+
+        Where that is depends on the stylesheet and on WeasyPrint: it keeps a margin at the top of a document, and
+        WeasyPrint 70 keeps an entry's top margin after a page break inside the list too (it drops only those of the
+        root's children and of boxes with margins adjoining theirs). So it is read, not assumed: every entry that
+        opens a page in a layout of this build (or, before one, the last build's) starts that far down.
+        """
+        below = [_below_top(entries[index]) for index in opening]
+        if below:
+            seen = below[0] if self._below_top_now is None else self._below_top_now
+            if any(abs(offset - seen) > _TOP_PX for offset in below):
+                return False  # entries that open pages do not all start alike: laid out whole
+            self.below_top = self._below_top_now = seen
+        if first == 0:
+            return True
+        return (
+            entries[0].first_page == 0
+            and self.below_top is not None
+            and abs(_below_top(entries[0]) - self.below_top) <= _TOP_PX
+        )
+
+    def whole(self) -> _FrontPiece:
+        """The title page and contents as one piece, laid out whole unless cached."""
+        from generator import pdfengine
+
+        count = len(self.deck.notes)
+        if (known := self.known(0, count, count)) is not None:
+            return known
+        document = self.html(0, count)
+        laid_out = pdfengine.layout(
+            document, self.deck.content_dir, self.context.pdf_roots(self.deck.content_dir), self.target
+        )
+        self._unsaved = (laid_out, self.path(0, count, count, document))
+        return _FrontPiece(0, count, count, self._unsaved[1], len(laid_out.pages))
+
+    def finish(self, right: bool) -> None:
+        """Save the last piece laid out if the front's page count was `right` (its numbers are those it shows); drop
+        its layout either way."""
+        from generator import pdfengine
+
+        if self._unsaved is not None and right:
+            pdfengine.save_atomically(*self._unsaved)
+        self._unsaved = None
+
+
 def write(deck: Deck, target: Path, context: BuildContext) -> None:
     """Lay out the parts not in the cache, then the title page and contents; join them and number the pages."""
     # Here, not at the top: WeasyPrint takes a second to load, and a build without this output skips it.
-    from generator import pdfengine, pdfjoin, rendercache
+    from generator import pdfengine, rendercache
 
     prefix = rendercache.prefix_for(deck.slug, context.paper, WRITER.name)
     with rendercache.opened(context.cache_dir, prefix, pdfengine.PDF_OPTIONS) as cache:
@@ -612,19 +865,18 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
             before += layout.pages
 
         front_pages = memory.front_pages or _front_pages_guess(deck, context.paper)
-        roots = context.pdf_roots(deck.content_dir)
         for _ in range(_FRONT_ATTEMPTS):
-            document = front_html(
-                deck, {number: front_pages + offset + 1 for number, offset in offsets.items()}, context
+            front = _Front(
+                deck,
+                target,
+                context,
+                cache,
+                memory,
+                {number: front_pages + offset + 1 for number, offset in offsets.items()},
             )
-            front = cache.path_for(document, _loads(deck, (), context))
-            if (laid_out := pdfjoin.pages_in(front)) is None:
-                # Saved only if its numbers are right: a wrong guess is laid out again, and its PDF is never used.
-                front_layout = pdfengine.layout(document, deck.content_dir, roots, target)
-                laid_out = len(front_layout.pages)
-                if laid_out == front_pages:
-                    pdfengine.save_atomically(front_layout, front)
-                del front_layout
+            pieces = front.pieces()
+            laid_out = sum(piece.pages for piece in pieces)
+            front.finish(right=laid_out == front_pages)
             if laid_out == front_pages:
                 break
             front_pages = laid_out
@@ -634,13 +886,14 @@ def write(deck: Deck, target: Path, context: BuildContext) -> None:
         pages = front_pages + before
         overlay = functools.partial(numbers_html, deck, pages, context)
         numbers = rendercache.page_numbers(cache, deck, target, context, overlay, pages)
-        rendercache.join_dated([front, *paths], target, deck, context, numbers)
-        cache.keep_only([front, *paths, numbers])
+        front_paths = [piece.path for piece in pieces]
+        rendercache.join_dated([*front_paths, *paths], target, deck, context, numbers)
+        cache.keep_only([*front_paths, *paths, numbers])
         memory.save(
             parts,
             {path.name: layout for path, layout in zip(paths, layouts, strict=True)},
             runs.opened,
-            front_pages,
+            front,
         )
 
 
